@@ -1,0 +1,1 @@
+"""The claims ledger: SQLAlchemy models, the engine, and Alembic migrations."""

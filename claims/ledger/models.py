@@ -1,0 +1,184 @@
+"""The ledger's tables. Rows are inserted, never updated in place, except the
+status fields of a landing file that a single transaction writes once.
+
+Personal data never appears in plaintext here: workers are keyed pseudonyms
+(HMAC), names and bank accounts are ciphertexts; each records its key id.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Index,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class LandingFile(Base):
+    """A file identified by its bytes (sha256): loaded or rejected once, ever."""
+
+    __tablename__ = "landing_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    platform_code: Mapped[str] = mapped_column(String(32))
+    partition_date: Mapped[date] = mapped_column(Date)
+    file_key: Mapped[str] = mapped_column(String(1024))
+    file_format: Mapped[str] = mapped_column(String(16))
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # loaded | rejected
+    reject_code: Mapped[str | None] = mapped_column(String(32))
+    rows_in: Mapped[int] = mapped_column(BigInteger)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger)
+    rows_unchanged: Mapped[int] = mapped_column(BigInteger)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger)
+    premium_mismatches: Mapped[int] = mapped_column(BigInteger, default=0)
+    extra_columns: Mapped[str] = mapped_column(Text, default="")
+    lake_key: Mapped[str | None] = mapped_column(String(1024))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LandingDelivery(Base):
+    """Every object found in the landing zone, once: the same key and bytes are
+    never read twice, and bytes seen before under another key are a re-delivery."""
+
+    __tablename__ = "landing_delivery"
+    __table_args__ = (UniqueConstraint("file_key", "sha256", name="uq_landing_delivery_key_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_key: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # read | duplicate_file
+
+
+class Rejection(Base):
+    """One failed check of one row (or of a whole file, line 0)."""
+
+    __tablename__ = "rejection"
+    __table_args__ = (Index("ix_rejection_day_feedback", "business_day", "feedback_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("landing_delivery.id"), index=True)
+    business_day: Mapped[date] = mapped_column(Date)
+    feedback_key: Mapped[str] = mapped_column(String(64))  # platform=didi | source=declarations
+    seq: Mapped[int] = mapped_column(BigInteger)
+    source_file: Mapped[str] = mapped_column(String(1024))
+    line: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str] = mapped_column(String(128))
+    field: Mapped[str] = mapped_column(String(64))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class OrderStats(Base):
+    """Per-file aggregates of the orders kept in the order lake (Parquet)."""
+
+    __tablename__ = "order_stats"
+    __table_args__ = (
+        UniqueConstraint("file_id", "province_code", "city_code", "industry", name="uq_order_stats_group"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    platform_code: Mapped[str] = mapped_column(String(32))
+    accepted_date: Mapped[date] = mapped_column(Date, index=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    province_code: Mapped[str] = mapped_column(String(6))
+    city_code: Mapped[str] = mapped_column(String(6))
+    industry: Mapped[str] = mapped_column(String(32))
+    order_count: Mapped[int] = mapped_column(BigInteger)
+    completed_count: Mapped[int] = mapped_column(BigInteger)
+    cancelled_count: Mapped[int] = mapped_column(BigInteger)
+    premium_fen: Mapped[int] = mapped_column(BigInteger)
+    expected_premium_fen: Mapped[int] = mapped_column(BigInteger)
+    premium_mismatches: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClaimVersion(Base):
+    """One version of a claim as filed. A later version replaces an earlier one;
+    versions are ordered by (partition_date, file_name, line) as CONTRACT.md says."""
+
+    __tablename__ = "claim_version"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform_code", "claim_id", "partition_date", "file_name", "line",
+            name="uq_claim_version_position",
+        ),
+        Index("ix_claim_version_claim", "platform_code", "claim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    partition_date: Mapped[date] = mapped_column(Date)
+    file_name: Mapped[str] = mapped_column(String(512))
+    line: Mapped[int] = mapped_column(BigInteger)
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    worker_ref: Mapped[str] = mapped_column(String(64), index=True)
+    pseudonym_key_id: Mapped[str] = mapped_column(String(32))
+    worker_name_enc: Mapped[str] = mapped_column(Text)
+    payee_account_enc: Mapped[str] = mapped_column(Text)
+    payee_account_masked: Mapped[str] = mapped_column(String(32))
+    encryption_key_id: Mapped[str] = mapped_column(String(32))
+    payee_bank_code: Mapped[str] = mapped_column(String(12))
+    incident_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    incident_province_code: Mapped[str] = mapped_column(String(6))
+    incident_city_code: Mapped[str] = mapped_column(String(6))
+    injury_type: Mapped[str] = mapped_column(String(32))
+    treatment: Mapped[str] = mapped_column(String(16))
+    inpatient_days: Mapped[int] = mapped_column(Integer)
+    medical_cost_fen: Mapped[int] = mapped_column(BigInteger)
+    disability_assessment: Mapped[bool] = mapped_column(Boolean)
+    liability_disputed: Mapped[bool] = mapped_column(Boolean)
+    documents: Mapped[str] = mapped_column(Text)
+
+
+class ClaimOrder(Base):
+    """The orders that claims refer to, copied from the order lake so that
+    adjudication reads them from the database (claims are few, orders many)."""
+
+    __tablename__ = "claim_order"
+    __table_args__ = (UniqueConstraint("platform_code", "order_id", name="uq_claim_order_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[str] = mapped_column(String(64))
+    worker_ref: Mapped[str] = mapped_column(String(64))
+    province_code: Mapped[str] = mapped_column(String(6))
+    city_code: Mapped[str] = mapped_column(String(6))
+    industry: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))

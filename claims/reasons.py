@@ -1,0 +1,57 @@
+"""The registry of reason codes: one place, stable once published.
+
+Every rejection and every decision carries one of these codes and a message a
+platform engineer can act on. ``docs/reason-codes.md`` documents them; a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    scope: str  # "file": the whole file is rejected (line 0); "row": one row
+    message: str
+
+
+_REASONS = [
+    # Whole-file rejections (line 0).
+    Reason("DUPLICATE_FILE", "file", "the same bytes were already received as another file; nothing loaded"),
+    Reason("UNDECODABLE", "file", "the file is neither valid UTF-8 nor valid GB18030"),
+    Reason("UNREADABLE", "file", "the file is not the format its name says, or is corrupt"),
+    Reason("UNSUPPORTED_FORMAT", "file", "the file name has no supported extension (.csv, .csv.gz, .jsonl, .jsonl.gz, .parquet)"),
+    Reason("MISSING_HEADER", "file", "the file has no header row"),
+    Reason("MISSING_COLUMN", "file", "a required column is missing from the header"),
+    # Row rejections.
+    Reason("MALFORMED_ROW", "row", "the row cannot be parsed (wrong number of fields, a truncated line or invalid JSON)"),
+    Reason("MISSING_VALUE", "row", "a required field is empty"),
+    Reason("INVALID_IDENTIFIER", "row", "identifiers are 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"),
+    Reason("UNKNOWN_PLATFORM", "row", "the platform code is not registered"),
+    Reason("PLATFORM_MISMATCH", "row", "the platform code differs from the partition's platform"),
+    Reason("INDUSTRY_MISMATCH", "row", "the industry is not the platform's registered industry"),
+    Reason("UNKNOWN_CODE", "row", "the value is not one of the codes the contract allows for this field"),
+    Reason("INVALID_RESIDENT_ID", "row", "not an 18-character resident ID (GB 11643) with a valid province, birth date and MOD 11-2 check character"),
+    Reason("INVALID_AREA_CODE", "row", "not a known 6-digit GB/T 2260 code of the required level"),
+    Reason("NOT_PILOT_PROVINCE", "row", "the province is not in the scheme on that date"),
+    Reason("CITY_NOT_IN_PROVINCE", "row", "the prefecture code does not belong to the row's province"),
+    Reason("INVALID_TIMESTAMP", "row", "not an ISO 8601 date-time"),
+    Reason("OUTSIDE_PARTITION", "row", "the time is not inside the partition's date (Asia/Shanghai)"),
+    Reason("TIME_ORDER", "row", "the times of the row are out of order"),
+    Reason("DURATION_TOO_LONG", "row", "an order is completed at most 24 hours after it was accepted"),
+    Reason("STATUS_MISMATCH", "row", "completed orders have completed_at; cancelled orders have it empty"),
+    Reason("INVALID_INTEGER", "row", "integers are plain digits (no sign, decimal point or spaces)"),
+    Reason("INVALID_BOOLEAN", "row", "booleans are 'true' or 'false'"),
+    Reason("INVALID_BANK_ACCOUNT", "row", "a bank card number is 16-19 digits with a valid Luhn check digit"),
+    Reason("INVALID_BANK_CODE", "row", "a bank branch code is 12 digits"),
+    Reason("DUPLICATE_IN_FILE", "row", "the key was already used by an earlier row of the same file"),
+    Reason("DUPLICATE_KEY", "row", "a different row was already loaded for this key"),
+]
+
+REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}
+
+
+def message(code: str) -> str:
+    return REASONS[code].message

@@ -1,0 +1,176 @@
+"""Object store: a local folder or an S3 bucket (boto3), behind one interface.
+
+Every location in the system is a URL: ``s3://bucket/prefix`` or a plain local path.
+Keys are always ``/``-separated and relative to the store's root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+class Store(Protocol):
+    url: str
+
+    def list(self, prefix: str = "") -> list[StoredObject]: ...
+    def exists(self, key: str) -> bool: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+    def local_copy(self, key: str) -> contextlib.AbstractContextManager[Path]: ...
+    def put_file(self, key: str, path: Path) -> None: ...
+
+
+def open_store(url: str) -> Store:
+    """Return the store for a URL: ``s3://bucket/prefix`` or a local path."""
+    if url.startswith("s3://"):
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        return S3Store(bucket, prefix.strip("/"))
+    return LocalStore(Path(url))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        base = self._path(prefix) if prefix else self.root
+        # A prefix may be a folder or the start of a name; walk its folder.
+        folder = base if base.is_dir() else base.parent
+        if not folder.exists():
+            return []
+        found = []
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                full = Path(dirpath) / name
+                key = full.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                    found.append(StoredObject(key, full.stat().st_size))
+        return sorted(found, key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write atomically: a temporary name in the same folder, then rename."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        yield self._path(key)
+
+
+class S3Store:
+    """An S3 bucket (or a prefix of one). Honours ``AWS_ENDPOINT_URL``."""
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix
+        self.url = f"s3://{bucket}/{prefix}".rstrip("/")
+        self._client = boto3.client(
+            "s3",
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+        )
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        full_prefix = self._key(prefix)
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            for item in page.get("Contents", []):
+                found.append(StoredObject(item["Key"][strip:], int(item["Size"])))
+        return sorted(found, key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def read_bytes(self, key: str) -> bytes:
+        response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+        return bytes(response["Body"].read())
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        # A single PUT is atomic in S3: readers see the old object or the new one.
+        self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._client.upload_file(str(path), self.bucket, self._key(key))
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        suffix = "".join(Path(key).suffixes[-2:])
+        fd, tmp = tempfile.mkstemp(prefix="claims-s3-", suffix=suffix)
+        os.close(fd)
+        try:
+            self._client.download_file(self.bucket, self._key(key), tmp)
+            yield Path(tmp)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
