@@ -260,6 +260,12 @@ class FileReader:
         keep = pc.invert(blank)
         return table.filter(keep), numbers[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
 
+    def row_estimate(self) -> int:
+        """Rows the file holds, before reading it (for whole-file rejections)."""
+        if self.fmt == ".parquet":
+            return int(self._parquet.metadata.num_rows)
+        return count_records(self.scan, self.fmt, has_header=not self.fmt.startswith(".jsonl"))
+
     def needs_line_remap(self, rows_seen: int) -> bool:
         """CSV record numbers equal physical lines unless a quoted field spans lines."""
         if self.fmt not in (".csv", ".csv.gz"):
@@ -270,7 +276,7 @@ class FileReader:
 
     def line_map(self) -> np.ndarray:
         """Physical start line of every record (index = record number), the slow exact path."""
-        starts = [0, 1]
+        starts = [0]
         with self._text_stream() as stream:
             text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
@@ -278,7 +284,7 @@ class FileReader:
             for _ in reader:
                 starts.append(previous_end + 1)
                 previous_end = reader.line_num
-        return np.asarray(starts[1:], dtype=np.int64)
+        return np.asarray(starts, dtype=np.int64)
 
     def _jsonl_batches(self, batch_rows: int) -> Iterator[RowBatch]:
         names: list[str] = []

@@ -60,6 +60,7 @@ class LandingFile(Base):
     premium_mismatches: Mapped[int] = mapped_column(BigInteger, default=0)
     extra_columns: Mapped[str] = mapped_column(Text, default="")
     lake_key: Mapped[str | None] = mapped_column(String(1024))
+    validation: Mapped[str | None] = mapped_column(Text)  # Great Expectations summary (JSON, no values)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -1,8 +1,8 @@
-"""landing files, rejections, order stats, claim versions
+"""landing files, deliveries, rejections, order stats, claim versions
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 02:42:32.126209
+Create Date: 2026-11-29 02:44:34.744162
 """
 
 from alembic import op
@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('premium_mismatches', sa.BigInteger(), nullable=False),
     sa.Column('extra_columns', sa.Text(), nullable=False),
     sa.Column('lake_key', sa.String(length=1024), nullable=True),
+    sa.Column('validation', sa.Text(), nullable=True),
     sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_landing_file')),
     sa.UniqueConstraint('sha256', name=op.f('uq_landing_file_sha256'))

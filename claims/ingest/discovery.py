@@ -1,0 +1,91 @@
+"""Find what a business day's run should read in the landing zone.
+
+A partition (``{source}/platform={code}/date={YYYY-MM-DD}/``) is complete when its
+``_SUCCESS`` marker exists. The run of day D reads D's partitions and those of the
+``late_window_days`` days before; a partition without its marker is reported as
+not arrived, and never waited for here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from claims.store import Store, StoredObject
+
+MARKER = "_SUCCESS"
+_PARTITION = re.compile(r"^(?P<source>[a-z_]+)/platform=(?P<platform>[^/]+)/date=(?P<date>[^/]+)/(?P<name>.+)$")
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    key: str
+    name: str
+    size: int
+    platform_code: str
+    partition_date: date
+
+
+@dataclass
+class Discovery:
+    source: str
+    day: date
+    files: list[LandingObject] = field(default_factory=list)
+    not_arrived: list[str] = field(default_factory=list)  # partition prefixes
+    ignored: list[str] = field(default_factory=list)  # keys outside any valid partition
+
+
+def window(day: date, late_window_days: int, extra_dates: tuple[date, ...] = ()) -> list[date]:
+    days = [day - timedelta(days=offset) for offset in range(late_window_days, -1, -1)]
+    return sorted(set(days) | set(extra_dates))
+
+
+def discover(
+    landing: Store,
+    source: str,
+    day: date,
+    platforms: list[str],
+    late_window_days: int,
+    extra_dates: tuple[date, ...] = (),
+) -> Discovery:
+    """List the files of every complete partition in the window, in contract order
+    (partition date, then file name)."""
+    dates = set(window(day, late_window_days, extra_dates))
+    found = Discovery(source, day)
+    partitions: dict[tuple[str, date], list[StoredObject]] = {}
+    markers: set[tuple[str, date]] = set()
+    for obj in landing.list(f"{source}/"):
+        match = _PARTITION.match(obj.key)
+        if not match:
+            found.ignored.append(obj.key)
+            continue
+        try:
+            partition_date = date.fromisoformat(match["date"])
+        except ValueError:
+            found.ignored.append(obj.key)
+            continue
+        if partition_date not in dates:
+            continue
+        name = match["name"]
+        if "/" in name or name.startswith("."):
+            found.ignored.append(obj.key)
+            continue
+        slot = (match["platform"], partition_date)
+        if name == MARKER:
+            markers.add(slot)
+        else:
+            partitions.setdefault(slot, []).append(obj)
+    for platform in platforms:
+        if (platform, day) not in markers:
+            found.not_arrived.append(f"{source}/platform={platform}/date={day.isoformat()}/")
+    for slot in sorted(partitions, key=lambda s: (s[1], s[0])):
+        prefix = f"{source}/platform={slot[0]}/date={slot[1].isoformat()}/"
+        if slot not in markers:
+            if prefix not in found.not_arrived:
+                found.not_arrived.append(prefix)
+            continue
+        for obj in sorted(partitions[slot], key=lambda o: o.key):
+            found.files.append(LandingObject(obj.key, obj.key.rsplit("/", 1)[1], obj.size, slot[0], slot[1]))
+    found.files.sort(key=lambda f: (f.partition_date, f.name, f.platform_code))
+    return found

@@ -1,0 +1,576 @@
+"""Ingest one source (orders or claims) for a business day: discover, read,
+check, pseudonymise, load idempotently, and record every rejection.
+
+Accounting: for every file, rows in = rows loaded + rows unchanged + rows
+rejected, where a row is "unchanged" when an identical record was loaded before
+(it is in the ledger already). Every rejected row has at least one line in the
+rejections table; a whole-file rejection has one line per reason at line 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from claims import reasons
+from claims.ingest import checks
+from claims.ingest.discovery import Discovery, LandingObject, discover
+from claims.ledger.models import ClaimVersion, LandingDelivery, LandingFile, OrderStats, Rejection
+from claims.privacy import Cipher, Pseudonymiser, mask_account
+from claims.readers import FileReader, FileRejected, FileScan, count_records, file_format, scan_file
+from claims.reference import Reference
+from claims.settings import Settings
+from claims.store import Store
+
+log = logging.getLogger(__name__)
+RECORD_ID_MAX = 128
+VALUE_IN_MESSAGE_MAX = 64
+
+
+@dataclass
+class RejectionLine:
+    line: int
+    record_id: str
+    field: str
+    reason_code: str
+    message: str
+
+
+@dataclass
+class FileOutcome:
+    key: str
+    source: str
+    platform_code: str
+    partition_date: date
+    sha256: str = ""
+    file_format: str = ""
+    encoding: str | None = None
+    size: int = 0
+    status: str = "loaded"  # loaded | rejected | duplicate_file
+    reject_code: str | None = None
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_unchanged: int = 0
+    rows_rejected: int = 0
+    premium_mismatches: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    rejections: list[RejectionLine] = field(default_factory=list)
+    validation: dict | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_loaded + self.rows_unchanged + self.rows_rejected
+
+    def reject_file(self, code: str, message: str, field_name: str = "") -> None:
+        self.status = "rejected"
+        self.reject_code = code
+        self.rows_loaded = self.rows_unchanged = 0
+        self.rows_rejected = self.rows_in
+        self.rejections = [RejectionLine(0, "", field_name, code, message)]
+
+
+@dataclass
+class SourceRun:
+    source: str
+    day: date
+    discovery: Discovery
+    files: list[FileOutcome] = field(default_factory=list)
+
+
+# -- messages ------------------------------------------------------------------------
+def _message(code: str, field_name: str, value: str | None) -> str:
+    text = reasons.message(code)
+    if value is not None and field_name not in checks.PERSONAL_FIELDS and value != "":
+        shown = value if len(value) <= VALUE_IN_MESSAGE_MAX else value[:VALUE_IN_MESSAGE_MAX] + "..."
+        text = f"{text}: {field_name}={shown!r}"
+    return text
+
+
+def _row_rejections(table: pa.Table, lines: np.ndarray, verdicts: checks.Verdicts, key: str) -> list[RejectionLine]:
+    found: list[tuple[int, int, RejectionLine]] = []
+    order = {name: position for position, name in enumerate(table.column_names)}
+    for failure in verdicts.failures:
+        values = pc.take(table[failure.field], pa.array(failure.rows)).to_pylist()
+        record_ids = pc.take(table[key], pa.array(failure.rows)).to_pylist() if key in order else [""] * len(values)
+        for row, value, record_id in zip(failure.rows.tolist(), values, record_ids):
+            found.append((
+                int(lines[row]), order.get(failure.field, 0),
+                RejectionLine(int(lines[row]), (record_id or "")[:RECORD_ID_MAX], failure.field, failure.code,
+                              _message(failure.code, failure.field, value)),
+            ))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in found]
+
+
+# -- the run ----------------------------------------------------------------------------
+class Ingestor:
+    def __init__(self, settings: Settings, reference: Reference, landing: Store, lake: Store, engine: Engine) -> None:
+        self.settings = settings
+        self.reference = reference
+        self.landing = landing
+        self.lake = lake
+        self.engine = engine
+        self.pseudonymiser = Pseudonymiser.from_ring(settings.pseudonym_keys)
+        self.cipher = Cipher.from_ring(settings.encryption_keys)
+
+    def run(self, source: str, day: date, extra_dates: tuple[date, ...] = ()) -> SourceRun:
+        found = discover(
+            self.landing, source, day, sorted(self.reference.platforms),
+            self.settings.late_window_days, extra_dates,
+        )
+        run = SourceRun(source, day, found)
+        for landing_object in found.files:
+            if self._already_read(landing_object):
+                continue
+            outcome = self.ingest_file(source, landing_object, day)
+            run.files.append(outcome)
+            log.info(
+                "%s: %s in=%d loaded=%d unchanged=%d rejected=%d",
+                landing_object.key, outcome.status, outcome.rows_in, outcome.rows_loaded,
+                outcome.rows_unchanged, outcome.rows_rejected,
+            )
+        return run
+
+    def _already_read(self, obj: LandingObject) -> bool:
+        """A key already read with the same size is not read again (the key's bytes
+        are hashed when it is new or its size changed)."""
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(LandingDelivery.id)
+                .join(LandingFile, LandingFile.id == LandingDelivery.file_id)
+                .where(LandingDelivery.file_key == obj.key, LandingFile.size_bytes == obj.size)
+                .limit(1)
+            ).first()
+        return row is not None
+
+    def ingest_file(self, source: str, obj: LandingObject, day: date) -> FileOutcome:
+        outcome = FileOutcome(obj.key, source, obj.platform_code, obj.partition_date, size=obj.size)
+        with self.landing.local_copy(obj.key) as path:
+            self._read_and_load(source, obj, day, path, outcome)
+        return outcome
+
+    def _read_and_load(self, source: str, obj: LandingObject, day: date, path: Path, outcome: FileOutcome) -> None:
+        fmt = file_format(obj.name)
+        scan: FileScan | None = None
+        try:
+            if fmt is None:
+                digest = scan_file(path, ".parquet")  # hash only
+                outcome.sha256, outcome.size = digest.sha256, digest.size
+                outcome.reject_file("UNSUPPORTED_FORMAT", reasons.message("UNSUPPORTED_FORMAT"))
+                self._commit(outcome, day, None)
+                return
+            outcome.file_format = fmt
+            scan = scan_file(path, fmt)
+        except FileRejected as rejected:
+            digest = scan_file(path, ".parquet")
+            outcome.sha256, outcome.size = digest.sha256, digest.size
+            outcome.rows_in = 0
+            outcome.reject_file(rejected.code, rejected.message, rejected.field)
+            self._commit(outcome, day, None)
+            return
+        outcome.sha256, outcome.size, outcome.encoding = scan.sha256, scan.size, scan.encoding
+
+        duplicate_of = self._file_with_sha(outcome.sha256)
+        if duplicate_of is not None:
+            outcome.status = "duplicate_file"
+            outcome.reject_code = "DUPLICATE_FILE"
+            outcome.rows_in = outcome.rows_rejected = duplicate_of.rows_in
+            outcome.rejections = [RejectionLine(
+                0, "", "", "DUPLICATE_FILE",
+                f"{reasons.message('DUPLICATE_FILE')} (first received as {duplicate_of.file_key})",
+            )]
+            self._commit(outcome, day, duplicate_of.id)
+            return
+
+        columns, check, key = checks.CHECKS[source]
+        reader = FileReader(path, fmt, scan, columns)
+        try:
+            reader.open()
+        except FileRejected as rejected:
+            outcome.rows_in = count_records(scan, fmt, has_header=not fmt.startswith(".jsonl"))
+            outcome.reject_file(rejected.code, rejected.message, rejected.field)
+            self._commit(outcome, day, None)
+            return
+        if fmt.startswith(".jsonl"):
+            self._load_rows(source, obj, day, reader, outcome, check, key, columns)
+            return
+        outcome.rows_in = reader.row_estimate()
+        missing = [name for name in columns if name not in reader.header]
+        if missing:
+            self._reject_missing(outcome, missing, day)
+            return
+        outcome.extra_columns = [name for name in reader.header if name not in columns]
+        self._load_rows(source, obj, day, reader, outcome, check, key, columns)
+
+    def _reject_missing(self, outcome: FileOutcome, missing: list[str], day: date) -> None:
+        outcome.reject_file("MISSING_COLUMN", "", missing[0])
+        outcome.rejections = [
+            RejectionLine(0, "", name, "MISSING_COLUMN", f"{reasons.message('MISSING_COLUMN')}: {name}")
+            for name in missing
+        ]
+        self._commit(outcome, day, None)
+
+    def _file_with_sha(self, sha: str) -> LandingFile | None:
+        with Session(self.engine) as session:
+            return session.execute(select(LandingFile).where(LandingFile.sha256 == sha)).scalar_one_or_none()
+
+    # -- rows ----------------------------------------------------------------------------
+    def _load_rows(self, source, obj, day, reader, outcome, check, key, columns) -> None:  # type: ignore[no-untyped-def]
+        partition = checks.Partition(source, obj.platform_code, obj.partition_date)
+        valid_parts: list[pa.Table] = []
+        rejections: list[RejectionLine] = []
+        rejected_rows = 0
+        raw_rows = 0
+        ge_frames: list[pa.Table] = []
+        for batch in reader.batches(self.settings.chunk_rows):
+            table = batch.table
+            raw_rows += table.num_rows
+            if table.num_rows == 0:
+                continue
+            verdicts = check(table, partition, self.reference)
+            rejected = verdicts.rejected()
+            rejected_rows += int(rejected.sum())
+            rejections.extend(_row_rejections(table, batch.lines, verdicts, key))
+            if raw_rows <= self.settings.ge_max_rows:
+                ge_frames.append(table)
+            keep = ~rejected
+            if keep.any():
+                valid_parts.append(self._typed(table, batch.lines, verdicts, keep))
+        outcome.rows_in = raw_rows + len(reader.malformed)
+        if reader.fmt.startswith(".jsonl"):
+            # JSONL has no header: its columns are the keys its records use.
+            missing = [name for name in columns if name not in reader.header]
+            if missing and raw_rows:
+                self._reject_missing(outcome, missing, day)
+                return
+            outcome.extra_columns = [name for name in reader.header if name not in columns]
+        for malformed in reader.malformed:
+            rejections.append(RejectionLine(malformed.line, "", "", "MALFORMED_ROW",
+                                            f"{reasons.message('MALFORMED_ROW')}: {malformed.detail}"))
+        rejected_rows += len(reader.malformed)
+        if reader.needs_line_remap(raw_rows):
+            starts = reader.line_map()
+            for item in rejections:
+                if 0 < item.line < len(starts):
+                    item.line = int(starts[item.line])
+            valid_parts = [_remap_lines(part, starts) for part in valid_parts]
+
+        valid = pa.concat_tables(valid_parts) if valid_parts else None
+        if valid is not None and valid.num_rows:
+            valid, in_file = self._drop_repeats(valid, key)
+            rejections.extend(in_file)
+            rejected_rows += len(in_file)
+        if ge_frames:
+            outcome.validation = self._great_expectations(source, partition, ge_frames)
+        rejections.sort(key=lambda item: item.line)
+        outcome.rejections = rejections
+        outcome.rows_rejected = rejected_rows
+        if source == "orders":
+            self._load_orders(obj, day, outcome, valid)
+        else:
+            self._load_claims(obj, day, outcome, valid)
+
+    def _typed(self, table: pa.Table, lines: np.ndarray, verdicts: checks.Verdicts, keep: np.ndarray) -> pa.Table:
+        mask = pa.array(keep)
+        rows = table.filter(mask)
+        data: dict[str, pa.Array] = {}
+        for name in rows.column_names:
+            if name in verdicts.timestamps:
+                values = verdicts.timestamps[name][keep]
+                present = ~checks.is_empty(rows[name])
+                data[name] = pa.array(values, pa.int64(), mask=~present).cast(pa.timestamp("us", "UTC"))
+            elif name in verdicts.integers:
+                data[name] = pa.array(verdicts.integers[name][keep], pa.int64())
+            elif name in ("disability_assessment", "liability_disputed"):
+                data[name] = pc.equal(rows[name], "true")
+            else:
+                data[name] = rows[name].combine_chunks()
+        data["line"] = pa.array(lines[keep], pa.int64())
+        return pa.table(data)
+
+    def _drop_repeats(self, valid: pa.Table, key: str) -> tuple[pa.Table, list[RejectionLine]]:
+        """DUPLICATE_IN_FILE: the second and later rows of a key; the first stands."""
+        encoded = pc.dictionary_encode(valid[key]).combine_chunks()
+        indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+        _, first = np.unique(indices, return_index=True)
+        if first.size == indices.size:
+            return valid, []
+        repeat = np.ones(indices.size, dtype=bool)
+        repeat[first] = False
+        lines = valid["line"].to_numpy()[repeat]
+        ids = pc.filter(valid[key], pa.array(repeat)).to_pylist()
+        found = [
+            RejectionLine(int(line), record_id[:RECORD_ID_MAX], key, "DUPLICATE_IN_FILE",
+                          _message("DUPLICATE_IN_FILE", key, record_id))
+            for line, record_id in zip(lines.tolist(), ids)
+        ]
+        return valid.filter(pa.array(~repeat)), found
+
+    def _great_expectations(self, source: str, partition: checks.Partition, frames: list[pa.Table]) -> dict | None:
+        try:
+            from claims.ingest.quality import validate_with_great_expectations
+        except ImportError:  # pragma: no cover - validations package absent
+            return None
+        return validate_with_great_expectations(source, partition, pa.concat_tables(frames), self.reference)
+
+    # -- orders ----------------------------------------------------------------------------
+    def _load_orders(self, obj: LandingObject, day: date, outcome: FileOutcome, valid: pa.Table | None) -> None:
+        stats: list[dict] = []
+        lake_key = None
+        if valid is not None and valid.num_rows:
+            valid = self._orders_for_lake(valid, outcome)
+            valid, unchanged, clashes = self._against_loaded_orders(obj, valid)
+            outcome.rows_unchanged = unchanged
+            outcome.rejections.extend(clashes)
+            outcome.rejections.sort(key=lambda item: item.line)
+            outcome.rows_rejected += len(clashes)
+            if valid.num_rows:
+                lake_key = f"orders/platform={obj.platform_code}/date={obj.partition_date.isoformat()}/{outcome.sha256}.parquet"
+                self._write_lake(lake_key, valid)
+                outcome.premium_mismatches = int(pc.sum(valid["premium_mismatch"]).as_py() or 0)
+                stats = self._order_stats(valid, obj, day)
+            outcome.rows_loaded = valid.num_rows
+        self._commit(outcome, day, None, lake_key=lake_key, order_stats=stats)
+
+    def _orders_for_lake(self, valid: pa.Table, outcome: FileOutcome) -> pa.Table:
+        reference = self.reference
+        combos = pc.binary_join_element_wise(valid["platform_code"], valid["industry"], valid["province_code"], "|")
+        unique = pc.unique(combos).to_pylist()
+        rates = []
+        for combo in unique:
+            platform_code, industry, province_code = combo.split("|")
+            rate = reference.premium_fen(platform_code, industry, province_code, outcome.partition_date)
+            rates.append(-1 if rate is None else rate)
+        expected = pc.take(pa.array(rates, pa.int64()), pc.index_in(combos, value_set=pa.array(unique)))
+        return pa.table({
+            "order_id": valid["order_id"],
+            "platform_code": valid["platform_code"],
+            "worker_ref": self.pseudonymiser.pseudonyms(valid["worker_id"]),
+            "pseudonym_key_id": pa.array([self.pseudonymiser.key_id] * valid.num_rows, pa.string()).dictionary_encode(),
+            "industry": valid["industry"].dictionary_encode(),
+            "province_code": valid["province_code"],
+            "city_code": valid["city_code"],
+            "accepted_at": valid["accepted_at"],
+            "completed_at": valid["completed_at"],
+            "status": valid["status"].dictionary_encode(),
+            "premium_fen": valid["premium_fen"],
+            "expected_premium_fen": expected,
+            "premium_mismatch": pc.not_equal(valid["premium_fen"], expected),
+            "line": valid["line"],
+        })
+
+    def _loaded_lake_keys(self, platform_code: str, partition_date: date) -> list[str]:
+        with Session(self.engine) as session:
+            return [
+                key for (key,) in session.execute(
+                    select(LandingFile.lake_key).where(
+                        LandingFile.source == "orders",
+                        LandingFile.platform_code == platform_code,
+                        LandingFile.partition_date == partition_date,
+                        LandingFile.lake_key.is_not(None),
+                    ).order_by(LandingFile.id)
+                )
+            ]
+
+    def _against_loaded_orders(self, obj: LandingObject, valid: pa.Table) -> tuple[pa.Table, int, list[RejectionLine]]:
+        """Orders of this partition loaded before from other files: an identical row
+        is already in the ledger (unchanged); a different one is DUPLICATE_KEY."""
+        import pyarrow.parquet as pq
+
+        compared = ["order_id", "worker_ref", "industry", "province_code", "city_code",
+                    "accepted_at", "completed_at", "status", "premium_fen"]
+        earlier = []
+        for lake_key in self._loaded_lake_keys(obj.platform_code, obj.partition_date):
+            with self.lake.local_copy(lake_key) as path:
+                earlier.append(pq.read_table(path, columns=compared))
+        if not earlier:
+            return valid, 0, []
+        loaded = pa.concat_tables(earlier)
+        seen = _np_mask(pc.is_in(valid["order_id"], value_set=loaded["order_id"]))
+        if not seen.any():
+            return valid, 0, []
+        previous = {row["order_id"]: row for row in loaded.filter(pc.is_in(loaded["order_id"], value_set=pc.filter(valid["order_id"], pa.array(seen)))).to_pylist()}
+        candidates = valid.filter(pa.array(seen)).select(compared + ["line"]).to_pylist()
+        clashes = []
+        for row in candidates:
+            line = row.pop("line")
+            before = previous[row["order_id"]]
+            if any(_plain(before[name]) != _plain(row[name]) for name in compared):
+                clashes.append(RejectionLine(line, row["order_id"][:RECORD_ID_MAX], "order_id", "DUPLICATE_KEY",
+                                             _message("DUPLICATE_KEY", "order_id", row["order_id"])))
+        unchanged = int(seen.sum()) - len(clashes)
+        return valid.filter(pa.array(~seen)), unchanged, clashes
+
+    def _write_lake(self, lake_key: str, table: pa.Table) -> None:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="claims-lake-") as folder:
+            path = Path(folder) / "part.parquet"
+            pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
+            self.lake.put_file(lake_key, path)
+
+    def _order_stats(self, valid: pa.Table, obj: LandingObject, day: date) -> list[dict]:
+        grouped = pa.table({
+            "province_code": valid["province_code"],
+            "city_code": valid["city_code"],
+            "industry": valid["industry"].cast(pa.string()),
+            "completed": pc.cast(pc.equal(valid["status"].cast(pa.string()), "completed"), pa.int64()),
+            "premium_fen": valid["premium_fen"],
+            "expected_premium_fen": pc.max_element_wise(valid["expected_premium_fen"], 0),
+            "mismatch": pc.cast(valid["premium_mismatch"], pa.int64()),
+        }).group_by(["province_code", "city_code", "industry"]).aggregate([
+            ("completed", "count"), ("completed", "sum"), ("premium_fen", "sum"),
+            ("expected_premium_fen", "sum"), ("mismatch", "sum"),
+        ])
+        rows = []
+        for item in grouped.to_pylist():
+            rows.append({
+                "platform_code": obj.platform_code, "accepted_date": obj.partition_date, "business_day": day,
+                "province_code": item["province_code"], "city_code": item["city_code"], "industry": item["industry"],
+                "order_count": item["completed_count"], "completed_count": item["completed_sum"],
+                "cancelled_count": item["completed_count"] - item["completed_sum"],
+                "premium_fen": item["premium_fen_sum"], "expected_premium_fen": item["expected_premium_fen_sum"],
+                "premium_mismatches": item["mismatch_sum"],
+            })
+        return sorted(rows, key=lambda r: (r["province_code"], r["city_code"], r["industry"]))
+
+    # -- claims ----------------------------------------------------------------------------
+    def _load_claims(self, obj: LandingObject, day: date, outcome: FileOutcome, valid: pa.Table | None) -> None:
+        versions: list[dict] = []
+        unchanged = 0
+        if valid is not None and valid.num_rows:
+            with Session(self.engine) as session:
+                for row in valid.to_pylist():
+                    content = self._claim_content_hash(row)
+                    previous = session.execute(
+                        select(ClaimVersion.content_hash)
+                        .where(
+                            ClaimVersion.platform_code == row["platform_code"],
+                            ClaimVersion.claim_id == row["claim_id"],
+                            _before(obj.partition_date, obj.name, row["line"]),
+                        )
+                        .order_by(ClaimVersion.partition_date.desc(), ClaimVersion.file_name.desc(), ClaimVersion.line.desc())
+                        .limit(1)
+                    ).scalar_one_or_none()
+                    if previous == content:
+                        unchanged += 1
+                        continue
+                    versions.append(self._claim_version(row, obj, day, content))
+        outcome.rows_unchanged = unchanged
+        outcome.rows_loaded = len(versions)
+        self._commit(outcome, day, None, claim_versions=versions)
+
+    def _claim_content_hash(self, row: dict) -> str:
+        """A keyed digest of everything the platform sent (no plaintext kept)."""
+        canonical = "\x1f".join(
+            f"{name}={_plain(row[name])}" for name in checks.CLAIM_COLUMNS if name in row
+        )
+        return hmac.new(self.pseudonymiser.secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _claim_version(self, row: dict, obj: LandingObject, day: date, content: str) -> dict:
+        return {
+            "platform_code": row["platform_code"], "claim_id": row["claim_id"],
+            "partition_date": obj.partition_date, "file_name": obj.name, "line": row["line"],
+            "business_day": day, "content_hash": content, "order_id": row["order_id"],
+            "worker_ref": self.pseudonymiser.pseudonym(row["worker_id"]),
+            "pseudonym_key_id": self.pseudonymiser.key_id,
+            "worker_name_enc": self.cipher.encrypt(row["worker_name"]),
+            "payee_account_enc": self.cipher.encrypt(row["payee_account"]),
+            "payee_account_masked": mask_account(row["payee_account"]),
+            "encryption_key_id": self.cipher.key_id,
+            "payee_bank_code": row["payee_bank_code"],
+            "incident_at": row["incident_at"], "reported_at": row["reported_at"],
+            "incident_province_code": row["incident_province_code"],
+            "incident_city_code": row["incident_city_code"],
+            "injury_type": row["injury_type"], "treatment": row["treatment"],
+            "inpatient_days": row["inpatient_days"], "medical_cost_fen": row["medical_cost_fen"],
+            "disability_assessment": row["disability_assessment"],
+            "liability_disputed": row["liability_disputed"],
+            "documents": row["documents"],
+        }
+
+    # -- the one transaction per file -------------------------------------------------------
+    def _commit(self, outcome: FileOutcome, day: date, duplicate_of: int | None, *, lake_key: str | None = None,
+                order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None) -> None:
+        assert outcome.balanced, f"{outcome.key}: rows do not balance"
+        feedback_key = f"platform={outcome.platform_code}"
+        with Session(self.engine) as session, session.begin():
+            file_id = duplicate_of
+            if file_id is None:
+                landing_file = LandingFile(
+                    sha256=outcome.sha256, source=outcome.source, platform_code=outcome.platform_code,
+                    partition_date=outcome.partition_date, file_key=outcome.key,
+                    file_format=outcome.file_format or "", encoding=outcome.encoding, size_bytes=outcome.size,
+                    business_day=day, status=outcome.status, reject_code=outcome.reject_code,
+                    rows_in=outcome.rows_in, rows_loaded=outcome.rows_loaded,
+                    rows_unchanged=outcome.rows_unchanged, rows_rejected=outcome.rows_rejected,
+                    premium_mismatches=outcome.premium_mismatches,
+                    extra_columns=",".join(outcome.extra_columns), lake_key=lake_key,
+                    validation=json.dumps(outcome.validation, sort_keys=True) if outcome.validation else None,
+                    loaded_at=datetime.now(timezone.utc),
+                )
+                session.add(landing_file)
+                session.flush()
+                file_id = landing_file.id
+            delivery = LandingDelivery(
+                file_key=outcome.key, sha256=outcome.sha256, file_id=file_id, business_day=day,
+                outcome="duplicate_file" if duplicate_of is not None else "read",
+            )
+            session.add(delivery)
+            session.flush()
+            if outcome.rejections:
+                session.execute(insert(Rejection), [
+                    {"delivery_id": delivery.id, "business_day": day, "feedback_key": feedback_key, "seq": seq,
+                     "source_file": outcome.key, "line": item.line, "record_id": item.record_id,
+                     "field": item.field, "reason_code": item.reason_code, "message": item.message}
+                    for seq, item in enumerate(outcome.rejections)
+                ])
+            if order_stats:
+                session.execute(insert(OrderStats), [dict(stat, file_id=file_id) for stat in order_stats])
+            if claim_versions:
+                session.execute(insert(ClaimVersion), [dict(version, file_id=file_id) for version in claim_versions])
+
+
+def _before(partition_date: date, file_name: str, line: int):  # type: ignore[no-untyped-def]
+    """Versions that sort before (partition_date, file_name, line)."""
+    from sqlalchemy import and_, or_
+
+    return or_(
+        ClaimVersion.partition_date < partition_date,
+        and_(ClaimVersion.partition_date == partition_date, ClaimVersion.file_name < file_name),
+        and_(ClaimVersion.partition_date == partition_date, ClaimVersion.file_name == file_name,
+             ClaimVersion.line < line),
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _remap_lines(part: pa.Table, starts: np.ndarray) -> pa.Table:
+    lines = starts[part["line"].to_numpy()]
+    return part.set_column(part.column_names.index("line"), "line", pa.array(lines, pa.int64()))
+
+
+def rejection_counts(outcome: FileOutcome) -> Counter:
+    return Counter(item.reason_code for item in outcome.rejections)

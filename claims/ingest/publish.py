@@ -1,0 +1,109 @@
+"""What a business day's ingestion publishes: the platforms' rejections files and
+the administrators' quality files. Both are rendered from the ledger, so a re-run
+renders the same bytes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from claims.ledger.models import LandingDelivery, LandingFile, Rejection
+from claims.reference import Reference
+from claims.store import Store
+
+REJECTION_COLUMNS = ["source_file", "line", "record_id", "field", "reason_code", "message"]
+
+
+def rejections_csv(rows: list[Rejection]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REJECTION_COLUMNS)
+    for row in rows:
+        writer.writerow([row.source_file, row.line, row.record_id, row.field, row.reason_code, row.message])
+    return buffer.getvalue().encode("utf-8")
+
+
+def publish_feedback(engine: Engine, outbox: Store, day: date, reference: Reference) -> dict[str, int]:
+    """Write ``feedback/{platform=code|source=feed}/date=D/rejections.csv`` for every
+    registered platform (header only when none) and every other feed with lines."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Rejection)
+            .join(LandingDelivery, LandingDelivery.id == Rejection.delivery_id)
+            .where(Rejection.business_day == day)
+            .order_by(Rejection.feedback_key, Rejection.source_file, Rejection.delivery_id, Rejection.seq)
+        ).scalars().all()
+    grouped: dict[str, list[Rejection]] = {f"platform={code}": [] for code in reference.platforms}
+    for row in rows:
+        grouped.setdefault(row.feedback_key, []).append(row)
+    written = {}
+    for feedback_key, lines in sorted(grouped.items()):
+        outbox.write_bytes(f"feedback/{feedback_key}/date={day.isoformat()}/rejections.csv", rejections_csv(lines))
+        written[feedback_key] = len(lines)
+    return written
+
+
+def file_quality(engine: Engine, day: date) -> list[dict]:
+    """Per-file counts of every file the run of ``day`` read: no personal data."""
+    with Session(engine) as session:
+        deliveries = session.execute(
+            select(LandingDelivery, LandingFile)
+            .join(LandingFile, LandingFile.id == LandingDelivery.file_id)
+            .where(LandingDelivery.business_day == day)
+            .order_by(LandingDelivery.file_key)
+        ).all()
+        reasons_by_delivery: dict[int, Counter] = {}
+        for delivery_id, code in session.execute(
+            select(Rejection.delivery_id, Rejection.reason_code).where(Rejection.business_day == day)
+        ):
+            reasons_by_delivery.setdefault(delivery_id, Counter())[code] += 1
+    report = []
+    for delivery, landing_file in deliveries:
+        duplicate = delivery.outcome == "duplicate_file"
+        rows_in = landing_file.rows_in
+        entry = {
+            "file": delivery.file_key,
+            "source": landing_file.source,
+            "platform_code": landing_file.platform_code,
+            "partition_date": landing_file.partition_date.isoformat(),
+            "sha256": delivery.sha256,
+            "format": landing_file.file_format,
+            "encoding": landing_file.encoding,
+            "status": "duplicate_file" if duplicate else landing_file.status,
+            "reject_code": "DUPLICATE_FILE" if duplicate else landing_file.reject_code,
+            "rows_in": rows_in,
+            "rows_loaded": 0 if duplicate else landing_file.rows_loaded,
+            "rows_unchanged": 0 if duplicate else landing_file.rows_unchanged,
+            "rows_rejected": rows_in if duplicate else landing_file.rows_rejected,
+            "premium_mismatches": 0 if duplicate else landing_file.premium_mismatches,
+            "extra_columns": [c for c in landing_file.extra_columns.split(",") if c] if not duplicate else [],
+            "rejection_lines_by_reason": dict(sorted(reasons_by_delivery.get(delivery.id, Counter()).items())),
+        }
+        entry["balanced"] = entry["rows_in"] == entry["rows_loaded"] + entry["rows_unchanged"] + entry["rows_rejected"]
+        report.append(entry)
+    return report
+
+
+def publish_quality(engine: Engine, outbox: Store, day: date, validations: list[dict] | None = None) -> list[dict]:
+    files = file_quality(engine, day)
+    prefix = f"quality/date={day.isoformat()}"
+    buffer = io.StringIO()
+    columns = ["file", "source", "platform_code", "partition_date", "status", "reject_code",
+               "rows_in", "rows_loaded", "rows_unchanged", "rows_rejected", "premium_mismatches", "balanced"]
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(files)
+    outbox.write_bytes(f"{prefix}/files.csv", buffer.getvalue().encode("utf-8"))
+    body = {"business_day": day.isoformat(), "files": files}
+    outbox.write_bytes(f"{prefix}/files.json", json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8"))
+    if validations:
+        outbox.write_bytes(
+            f"{prefix}/validations.json", json.dumps(validations, indent=2, ensure_ascii=False).encode("utf-8")
+        )
+    return files
