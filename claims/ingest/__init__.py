@@ -77,3 +77,16 @@ def publish_day(day: date, settings: Settings | None = None) -> dict:
         ]
     files = publish_quality(engine, outbox, day, validations)
     return {"feedback_files": len(feedback), "rejection_lines": sum(feedback.values()), "quality_files": len(files)}
+
+
+def pending_partitions(source: str, day_text: str, settings: Settings | None = None) -> list[str]:
+    """The partitions of the day (one per platform) whose _SUCCESS marker is missing."""
+    from claims.calendar import parse_business_day
+    from claims.ingest.discovery import discover
+
+    settings = settings or load_settings()
+    found = discover(
+        open_store(settings.landing_url), source, parse_business_day(day_text),
+        sorted(load_reference().platforms), 0,
+    )
+    return found.not_arrived

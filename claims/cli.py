@@ -1,0 +1,116 @@
+"""The ``claims`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+
+from claims.calendar import parse_business_day
+
+
+def _day(text: str) -> date:
+    try:
+        return parse_business_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def cmd_run_day(args: argparse.Namespace) -> int:
+    from claims.ingest import SOURCES, pending_partitions
+    from claims.ledger.db import engine_for, upgrade
+    from claims.settings import load_settings
+    from claims.summary import day_summary
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    from claims_dags.runner import run_dags
+
+    outcomes = run_dags(args.day)
+    dag_lines = []
+    for outcome in outcomes:
+        failed = [task for task, state in outcome.task_states.items() if state not in ("success", "skipped")]
+        mark = "FAILED" if outcome.failed else "ok"
+        detail = f" (failed: {', '.join(failed)})" if failed else ""
+        dag_lines.append(f"  {outcome.dag_id:<20}{mark}{detail}")
+    not_arrived = [p for source in SOURCES for p in pending_partitions(source, args.day.isoformat(), settings)]
+    print(day_summary(engine_for(settings.database_url), args.day, not_arrived, ["DAG runs:"] + dag_lines))
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Ingest without Airflow (administrators; also loads older partitions on request)."""
+    from claims.ingest import ingest_source, publish_day
+
+    for source in args.source:
+        summary = ingest_source(source, args.day, tuple(args.partition_date or ()))
+        print(json.dumps(summary, indent=2))
+    print(json.dumps(publish_day(args.day), indent=2))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from claims.settings import load_settings
+    from claims.simulate import simulate_day
+    from claims.store import open_store
+
+    landing = open_store(args.landing or load_settings().landing_url)
+    report = simulate_day(args.date, landing, orders=args.orders, seed=args.seed, defect_share=args.defect_share)
+    totals = report.to_dict().get("totals", {})
+    print(f"simulated {args.date.isoformat()} into {landing.url}: {json.dumps(totals)}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from claims.ledger.db import current_revision, upgrade
+    from claims.settings import load_settings
+
+    url = load_settings().database_url
+    if args.action == "upgrade":
+        upgrade(url)
+    print(f"ledger schema at revision {current_revision(url)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claims", description="Occupational-injury claims for platform workers.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_day = commands.add_parser("run-day", help="run every DAG of a business day through Airflow's dag.test()")
+    run_day.add_argument("day", type=_day, metavar="D", help="business day YYYY-MM-DD (Asia/Shanghai)")
+    run_day.set_defaults(handler=cmd_run_day)
+
+    ingest = commands.add_parser("ingest", help="ingest a day without Airflow")
+    ingest.add_argument("day", type=_day, metavar="D")
+    ingest.add_argument("--source", action="append", choices=["orders", "claims"])
+    ingest.add_argument("--partition-date", type=_day, action="append",
+                        help="also read this (older) partition date: an administrator's explicit request")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    simulate = commands.add_parser("simulate", help="write a simulated business day into the landing zone")
+    simulate.add_argument("--date", type=_day, required=True)
+    simulate.add_argument("--orders", type=int, default=20_000)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--defect-share", type=float, default=0.01)
+    simulate.add_argument("--landing", help="landing URL (default: CLAIMS_LANDING_URL)")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    db = commands.add_parser("db", help="the ledger schema")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(handler=cmd_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "ingest" and not args.source:
+        args.source = ["orders", "claims"]
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
