@@ -36,6 +36,7 @@ from claims.store import Store
 
 log = logging.getLogger(__name__)
 RECORD_ID_MAX = 128
+FORMAT_REJECTIONS = ("UNSUPPORTED_FORMAT", "UNREADABLE")
 VALUE_IN_MESSAGE_MAX = 64
 
 
@@ -182,7 +183,7 @@ class Ingestor:
             return
         outcome.sha256, outcome.size, outcome.encoding = scan.sha256, scan.size, scan.encoding
 
-        duplicate_of = self._file_with_sha(outcome.sha256)
+        duplicate_of = self._file_with_sha(outcome.sha256, fmt)
         if duplicate_of is not None:
             outcome.status = "duplicate_file"
             outcome.reject_code = "DUPLICATE_FILE"
@@ -222,9 +223,20 @@ class Ingestor:
         ]
         self._commit(outcome, day, None)
 
-    def _file_with_sha(self, sha: str) -> LandingFile | None:
+    def _file_with_sha(self, sha: str, fmt: str) -> LandingFile | None:
+        """The earlier file with these bytes, unless it was rejected for its format
+        alone (then the same bytes under a corrected name are read)."""
         with Session(self.engine) as session:
-            return session.execute(select(LandingFile).where(LandingFile.sha256 == sha)).scalar_one_or_none()
+            return session.execute(
+                select(LandingFile)
+                .where(
+                    LandingFile.sha256 == sha,
+                    (LandingFile.file_format == fmt) | LandingFile.reject_code.is_(None)
+                    | LandingFile.reject_code.not_in(FORMAT_REJECTIONS),
+                )
+                .order_by(LandingFile.id)
+                .limit(1)
+            ).scalar_one_or_none()
 
     # -- rows ----------------------------------------------------------------------------
     def _load_rows(self, source, obj, day, reader, outcome, check, key, columns) -> None:  # type: ignore[no-untyped-def]

@@ -39,10 +39,14 @@ class Base(DeclarativeBase):
 class LandingFile(Base):
     """A file identified by its bytes (sha256): loaded or rejected once, ever."""
 
+
     __tablename__ = "landing_file"
+    # The same bytes under a name of another format are a new file only when the
+    # earlier one was rejected for its format (a platform fixing a file's name).
+    __table_args__ = (UniqueConstraint("sha256", "file_format", name="uq_landing_file_sha_format"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(32))
     platform_code: Mapped[str] = mapped_column(String(32))
     partition_date: Mapped[date] = mapped_column(Date)

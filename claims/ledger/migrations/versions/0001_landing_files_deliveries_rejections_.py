@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 02:44:34.744162
+Create Date: 2026-11-29 02:48:54.569265
 """
 
 from alembic import op
@@ -40,10 +40,11 @@ def upgrade() -> None:
     sa.Column('validation', sa.Text(), nullable=True),
     sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_landing_file')),
-    sa.UniqueConstraint('sha256', name=op.f('uq_landing_file_sha256'))
+    sa.UniqueConstraint('sha256', 'file_format', name='uq_landing_file_sha_format')
     )
     with op.batch_alter_table('landing_file', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_landing_file_business_day'), ['business_day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_landing_file_sha256'), ['sha256'], unique=False)
 
     op.create_table('claim_order',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -182,6 +183,7 @@ def downgrade() -> None:
     op.drop_table('claim_version')
     op.drop_table('claim_order')
     with op.batch_alter_table('landing_file', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_landing_file_sha256'))
         batch_op.drop_index(batch_op.f('ix_landing_file_business_day'))
 
     op.drop_table('landing_file')

@@ -1,0 +1,85 @@
+"""Shared fixtures: ledgers on SQLite and on the machine's PostgreSQL, clean
+settings, and the S3 server plugin (tests/s3_fixtures.py)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.s3_fixtures"]
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+_CLAIMS_ENV = [name for name in os.environ if name.startswith("CLAIMS_") and name != "CLAIMS_TEST_POSTGRES_URL"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(autouse=True)
+def _clean_claims_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's own CLAIMS_* settings."""
+    for name in _CLAIMS_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session; fails in CI when unreachable."""
+    from sqlalchemy import create_engine, text
+
+    name = f"claims_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from claims.ledger.db import engine_for
+
+    engine_for(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from claims.ledger.db import engine_for
+
+    with engine_for(url).begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty ledger at the latest schema, on SQLite and on PostgreSQL."""
+    from claims.ledger.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'claims.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server")
+        _reset_postgres(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory whose ./var/ is the embedded default."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
