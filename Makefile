@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both set up
+# everything they need (a virtual environment in .venv with the project and its
+# test tools) on a fresh machine; later runs reuse it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DAY    ?= 2025-09-30
+ORDERS ?= 20000
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/claims simulate --date $(DAY) --orders $(ORDERS)
+	$(BIN)/claims run-day $(DAY)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/parse_dags.py
+	$(BIN)/python bench/ingest_orders.py
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check claims dags validations tests bench
+	$(BIN)/mypy claims
+
+clean:
+	rm -rf var
