@@ -604,7 +604,7 @@ def _jsonl_bytes(table: pa.Table) -> bytes:
     if table.num_rows == 0:
         return b""
     parts: list[Any] = []
-    for i, (name, column) in enumerate(zip(table.column_names, table.columns)):
+    for i, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True)):
         column = column.combine_chunks()
         parts.append(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":")
         if pa.types.is_string(column.type):
@@ -663,9 +663,9 @@ class _PlatformDay:
     status: np.ndarray
     premium_text: np.ndarray
     completed: np.ndarray  # seconds after 00:00; a defect may move it
+    defect: np.ndarray  # object: the row defect's reason code, or None
+    dup_source: np.ndarray  # bool: the row is repeated later in its file
     files: list[_OrderFile] = field(default_factory=list)
-    defect: np.ndarray | None = None  # object: reason code or None per row
-    dup_source: np.ndarray | None = None  # bool per row
 
     @property
     def n(self) -> int:
@@ -706,6 +706,8 @@ def _platform_day(index: int, platform: Platform, n: int, day: date, seed: int,
         status=np.where(draws.cancelled, "cancelled", "completed").astype(object),
         premium_text=draws.premium.astype(str).astype(object),
         completed=draws.completed.copy(),
+        defect=np.full(n, None, dtype=object),
+        dup_source=np.zeros(n, dtype=bool),
     )
 
 
@@ -772,7 +774,7 @@ def _plan_files(days: list[_PlatformDay], day: date, defects_on: bool) -> None:
                 extra_column=fmt in _CSV_FAMILY and g % 6 == 3,
             ))
             g += 1
-        for role, rows in zip(extra_roles, extra_rows):
+        for role, rows in zip(extra_roles, extra_rows, strict=True):
             number += 1
             pd_.files.append(_OrderFile(
                 name=f"orders-{stamp}-{number:02d}.csv", fmt="csv", style="offset", role=role,
@@ -782,9 +784,6 @@ def _plan_files(days: list[_PlatformDay], day: date, defects_on: bool) -> None:
 
 def _inject_order_defects(days: list[_PlatformDay], platforms: list[Platform],
                           share: float, rng: np.random.Generator) -> None:
-    for pd_ in days:
-        pd_.defect = np.full(pd_.n, None, dtype=object)
-        pd_.dup_source = np.zeros(pd_.n, dtype=bool)
     if share <= 0:
         return
     # One flat view over all platforms' rows: eligibility per defect kind.
@@ -972,9 +971,9 @@ def _order_file_report(pd_: _PlatformDay, f: _OrderFile, key: str, day: date, en
         lines.append(ExpectedLine(first_line + int(pos), pd_.order_id[f.rows[pos]], ORDER_DEFECT_FIELD[kind], kind))
         loaded[pos] = False
     if f.role == "truncated":
-        pos = len(f.rows) - 1
-        lines.append(ExpectedLine(first_line + pos, pd_.order_id[f.rows[pos]], "", "MALFORMED_ROW"))
-        loaded[pos] = False
+        last = len(f.rows) - 1
+        lines.append(ExpectedLine(first_line + last, pd_.order_id[f.rows[last]], "", "MALFORMED_ROW"))
+        loaded[last] = False
     report.lines = sorted(lines, key=lambda line: (line.line, line.field))
     mismatch = pd_.draws.premium[f.rows] != pd_.draws.rate[f.rows]
     report.premium_mismatches = int((mismatch & loaded).sum())
@@ -1056,7 +1055,7 @@ def _draw_claims(days: list[_PlatformDay], day: date, rng: np.random.Generator,
     flat = [claim for claims in per_platform for claim in claims]
     categories = ("small", "inpatient", "disability", "disputed", "missing_documents")
     draws = rng.choice(len(categories), size=len(flat), p=[0.80, 0.10, 0.03, 0.03, 0.04])
-    for claim, c in zip(flat, draws):
+    for claim, c in zip(flat, draws, strict=True):
         claim.category = categories[int(c)]
     if len(flat) >= 10:
         for category in categories[1:]:
@@ -1175,7 +1174,7 @@ def _declaration_bytes(pd_: _PlatformDay, day: date) -> tuple[bytes, int]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(DECLARATION_COLUMNS)
-    for code, count, premium in zip(provinces, counts, premiums):
+    for code, count, premium in zip(provinces, counts, premiums, strict=True):
         writer.writerow([pd_.platform.code, code, pd_.platform.industry, f"{day:%Y-%m}",
                          int(count) * days_in_month, int(round(premium)) * days_in_month])
     return out.getvalue().encode("utf-8"), len(provinces)
@@ -1213,8 +1212,12 @@ def simulate_day(
     platforms = [p for p in reference.platforms.values() if p.registered_from <= day]
     if not platforms:
         raise ValueError(f"no platform registered on {day}")
-    counts = _allocate(orders, [PLATFORM_WEIGHTS.get(p.code, DEFAULT_PLATFORM_WEIGHT) for p in platforms], 10)
-    days = [_platform_day(i, p, n, day, seed, reference, geo) for i, (p, n) in enumerate(zip(platforms, counts))]
+    weights = [PLATFORM_WEIGHTS.get(p.code, DEFAULT_PLATFORM_WEIGHT) for p in platforms]
+    counts = _allocate(orders, weights, 10)
+    days = [
+        _platform_day(i, p, n, day, seed, reference, geo)
+        for i, (p, n) in enumerate(zip(platforms, counts, strict=True))
+    ]
     defects_on = defect_share > 0
     _plan_files(days, day, defects_on)
     day_rng = np.random.default_rng([seed, day.toordinal(), 0x5EED])
@@ -1244,90 +1247,96 @@ def simulate_day(
         pd_.platform.code: {"orders": pd_.n, "claims": len(claims[pd_.index])} for pd_ in days
     }
     redelivery_platform = (day.toordinal() + FILE_DEFECTS.index("redelivered")) % len(days)
-
     for pd_ in days:
-        code = pd_.platform.code
-        # Orders.
-        prefix = f"orders/platform={code}/date={day.isoformat()}/"
-        written: list[tuple[str, bytes, FileReport]] = []
-        for f in pd_.files:
-            table = _order_table(pd_, f, day)
-            data, encoding = _encode_order_file(pd_, f, table)
-            written.append((prefix + f.name, data, _order_file_report(pd_, f, prefix + f.name, day, encoding, table)))
-        if defects_on and pd_.index == redelivery_platform:
-            key, data, original = written[0]
-            number = len(pd_.files) + 1
-            copy_key = f"{prefix}orders-{day:%Y%m%d}-{number:02d}.{original.format}"
-            copy = FileReport(
-                key=copy_key, dataset="orders", platform_code=code, partition=day.isoformat(),
-                format=original.format, encoding=original.encoding, timestamps=original.timestamps,
-                rows_in=original.rows_in, columns=list(original.columns), role="redelivered",
-                file_rejection="DUPLICATE_FILE", duplicate_of=key,
-                lines=[ExpectedLine(0, "", "", "DUPLICATE_FILE")],
-            )
-            written.append((copy_key, data, copy))
-        for key, data, file_report in written:
-            landing.write_bytes(key, data)
-            report.files.append(file_report)
-        landing.write_bytes(prefix + MARKER, b"")
-        report.markers.append(prefix + MARKER)
-
-        # Claims.
-        prefix = f"claims/platform={code}/date={day.isoformat()}/"
-        fmt = _claims_format(pd_.index)
-        mine = claims[pd_.index]
-        records = [c.record for c in mine]
-        positions = list(range(len(records)))  # index into `mine` per written row
-        for i, claim in enumerate(mine):
-            if claim.defect == "DUPLICATE_IN_FILE":
-                at = int(day_rng.integers(positions.index(i) + 1, len(positions) + 1))
-                positions.insert(at, -1 - i)  # negative: the repeated row of claim i
-        rows = [records[p] if p >= 0 else dict(records[-1 - p]) for p in positions]
-        first_line = 2 if fmt in _CSV_FAMILY else 1
-        lines = []
-        for pos, p in enumerate(positions):
-            claim = mine[p] if p >= 0 else mine[-1 - p]
-            if p < 0:
-                lines.append(ExpectedLine(first_line + pos, claim.record["claim_id"], "claim_id", "DUPLICATE_IN_FILE"))
-            elif claim.defect and claim.defect != "DUPLICATE_IN_FILE":
-                lines.append(ExpectedLine(first_line + pos, claim.record["claim_id"],
-                                          CLAIM_DEFECT_FIELD[claim.defect], claim.defect))
-        key = f"{prefix}claims-{day:%Y%m%d}-01.{fmt}"
-        landing.write_bytes(key, _claims_bytes(rows, fmt, day))
-        report.files.append(FileReport(
-            key=key, dataset="claims", platform_code=code, partition=day.isoformat(), format=fmt,
-            encoding="binary" if fmt == "parquet" else "utf-8",
-            timestamps="aware" if fmt == "parquet" else "offset",
-            rows_in=len(rows), columns=list(CLAIM_COLUMNS), lines=lines,
-        ))
-        if amended is not None and amended.pd is pd_:
-            changed = dict(amended.record)
-            changed["medical_cost_fen"] += int(day_rng.integers(20, 500)) * 100  # a late receipt
-            key = f"{prefix}claims-{day:%Y%m%d}-02.{fmt}"
-            landing.write_bytes(key, _claims_bytes([changed], fmt, day))
-            report.files.append(FileReport(
-                key=key, dataset="claims", platform_code=code, partition=day.isoformat(), format=fmt,
-                encoding="binary" if fmt == "parquet" else "utf-8",
-                timestamps="aware" if fmt == "parquet" else "offset",
-                rows_in=1, columns=list(CLAIM_COLUMNS), role="amendment",
-            ))
-            report.amended_claims.append(changed["claim_id"])
-        landing.write_bytes(prefix + MARKER, b"")
-        report.markers.append(prefix + MARKER)
-
+        _write_orders_partition(pd_, day, landing, report,
+                                redeliver=defects_on and pd_.index == redelivery_platform)
+        _write_claims_partition(pd_, claims[pd_.index], amended, day, day_rng, landing, report)
     if report.month_end:
         for pd_ in days:
-            prefix = f"declarations/platform={pd_.platform.code}/month={day:%Y-%m}/"
-            data, n_rows = _declaration_bytes(pd_, day)
-            landing.write_bytes(prefix + "declaration.csv", data)
-            report.files.append(FileReport(
-                key=prefix + "declaration.csv", dataset="declarations", platform_code=pd_.platform.code,
-                partition=f"{day:%Y-%m}", format="csv", encoding="utf-8", timestamps="",
-                rows_in=n_rows, columns=list(DECLARATION_COLUMNS),
-            ))
-            landing.write_bytes(prefix + MARKER, b"")
-            report.markers.append(prefix + MARKER)
+            _write_declaration(pd_, day, landing, report)
     return report
+
+
+def _publish(landing: Store, report: SimulationReport, prefix: str,
+             files: list[tuple[bytes, FileReport]]) -> None:
+    """Write a partition's files in order, then its marker."""
+    for data, file_report in files:
+        landing.write_bytes(file_report.key, data)
+        report.files.append(file_report)
+    landing.write_bytes(prefix + MARKER, b"")
+    report.markers.append(prefix + MARKER)
+
+
+def _write_orders_partition(pd_: _PlatformDay, day: date, landing: Store, report: SimulationReport,
+                            *, redeliver: bool) -> None:
+    prefix = f"orders/platform={pd_.platform.code}/date={day.isoformat()}/"
+    files: list[tuple[bytes, FileReport]] = []
+    for f in pd_.files:
+        table = _order_table(pd_, f, day)
+        data, encoding = _encode_order_file(pd_, f, table)
+        files.append((data, _order_file_report(pd_, f, prefix + f.name, day, encoding, table)))
+    if redeliver:  # the first file again, byte for byte, under the partition's last name
+        data, original = files[0]
+        copy_key = f"{prefix}orders-{day:%Y%m%d}-{len(pd_.files) + 1:02d}.{original.format}"
+        files.append((data, FileReport(
+            key=copy_key, dataset="orders", platform_code=pd_.platform.code, partition=day.isoformat(),
+            format=original.format, encoding=original.encoding, timestamps=original.timestamps,
+            rows_in=original.rows_in, columns=list(original.columns), role="redelivered",
+            file_rejection="DUPLICATE_FILE", duplicate_of=original.key,
+            lines=[ExpectedLine(0, "", "", "DUPLICATE_FILE")],
+        )))
+    _publish(landing, report, prefix, files)
+
+
+def _claims_file_report(key: str, pd_: _PlatformDay, day: date, fmt: str, rows: int,
+                        lines: list[ExpectedLine], role: str = "regular") -> FileReport:
+    return FileReport(
+        key=key, dataset="claims", platform_code=pd_.platform.code, partition=day.isoformat(),
+        format=fmt, encoding="binary" if fmt == "parquet" else "utf-8",
+        timestamps="aware" if fmt == "parquet" else "offset",
+        rows_in=rows, columns=list(CLAIM_COLUMNS), lines=lines, role=role,
+    )
+
+
+def _write_claims_partition(pd_: _PlatformDay, mine: list[_Claim], amended: _Claim | None, day: date,
+                            rng: np.random.Generator, landing: Store, report: SimulationReport) -> None:
+    prefix = f"claims/platform={pd_.platform.code}/date={day.isoformat()}/"
+    fmt = _claims_format(pd_.index)
+    # Written rows as indices into `mine`; -1 - i is the repeated row of claim i.
+    positions = list(range(len(mine)))
+    for i, claim in enumerate(mine):
+        if claim.defect == "DUPLICATE_IN_FILE":
+            positions.insert(int(rng.integers(positions.index(i) + 1, len(positions) + 1)), -1 - i)
+    rows = [dict(mine[p if p >= 0 else -1 - p].record) for p in positions]
+    first_line = 2 if fmt in _CSV_FAMILY else 1
+    lines = []
+    for pos, p in enumerate(positions):
+        claim = mine[p if p >= 0 else -1 - p]
+        claim_id = claim.record["claim_id"]
+        if p < 0:
+            lines.append(ExpectedLine(first_line + pos, claim_id, "claim_id", "DUPLICATE_IN_FILE"))
+        elif claim.defect and claim.defect != "DUPLICATE_IN_FILE":
+            lines.append(ExpectedLine(first_line + pos, claim_id, CLAIM_DEFECT_FIELD[claim.defect], claim.defect))
+    key = f"{prefix}claims-{day:%Y%m%d}-01.{fmt}"
+    files = [(_claims_bytes(rows, fmt, day), _claims_file_report(key, pd_, day, fmt, len(rows), lines))]
+    if amended is not None and amended.pd is pd_:
+        changed = dict(amended.record)
+        changed["medical_cost_fen"] += int(rng.integers(20, 500)) * 100  # a late receipt
+        key = f"{prefix}claims-{day:%Y%m%d}-02.{fmt}"
+        files.append((_claims_bytes([changed], fmt, day),
+                      _claims_file_report(key, pd_, day, fmt, 1, [], role="amendment")))
+        report.amended_claims.append(changed["claim_id"])
+    _publish(landing, report, prefix, files)
+
+
+def _write_declaration(pd_: _PlatformDay, day: date, landing: Store, report: SimulationReport) -> None:
+    prefix = f"declarations/platform={pd_.platform.code}/month={day:%Y-%m}/"
+    data, n_rows = _declaration_bytes(pd_, day)
+    _publish(landing, report, prefix, [(data, FileReport(
+        key=prefix + "declaration.csv", dataset="declarations", platform_code=pd_.platform.code,
+        partition=f"{day:%Y-%m}", format="csv", encoding="utf-8", timestamps="",
+        rows_in=n_rows, columns=list(DECLARATION_COLUMNS),
+    ))])
 
 
 def write_orders_csv(

@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import ClassVar, Iterable, List, Tuple
+from collections.abc import Iterable
+from typing import ClassVar
 
 import pandas as pd
-from stdnum import luhn
-from stdnum.iso7064 import mod_11_2
-
 from great_expectations.compatibility import pydantic
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation
@@ -51,6 +49,8 @@ from great_expectations.render.renderer_configuration import (
     RendererConfiguration,
     RendererValueType,
 )
+from stdnum import luhn
+from stdnum.iso7064 import mod_11_2
 
 __all__ = [
     "ExpectColumnValuesToBeLuhnValidCardNumbers",
@@ -188,18 +188,18 @@ class ExpectColumnValuesToBeResidentIds(ColumnMapExpectation):
         min_birth_date: earliest accepted birth date, default ``1900-01-01``.
     """
 
-    province_codes: List[str]
+    province_codes: list[str]
     max_birth_date: str
     min_birth_date: str = "1900-01-01"
 
     map_metric: ClassVar[str] = "column_values.resident_id"
-    success_keys: ClassVar[Tuple[str, ...]] = (
+    success_keys: ClassVar[tuple[str, ...]] = (
         "province_codes",
         "min_birth_date",
         "max_birth_date",
         "mostly",
     )
-    args_keys: ClassVar[Tuple[str, ...]] = ("column", "province_codes", "max_birth_date")
+    args_keys: ClassVar[tuple[str, ...]] = ("column", "province_codes", "max_birth_date")
 
     library_metadata: ClassVar[dict] = {
         "maturity": "production",
@@ -229,14 +229,13 @@ class ExpectColumnValuesToBeResidentIds(ColumnMapExpectation):
 
     @classmethod
     def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        for name, param_type in (
-            ("column", RendererValueType.STRING),
-            ("min_birth_date", RendererValueType.STRING),
-            ("max_birth_date", RendererValueType.STRING),
-            ("mostly", RendererValueType.NUMBER),
-        ):
-            renderer_configuration.add_param(name=name, param_type=param_type)
-        prefixes = ", ".join(sorted(province_prefixes(renderer_configuration.kwargs.get("province_codes") or [])))
+        kwargs = renderer_configuration.kwargs
+        renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
+        for name, default in (("min_birth_date", "1900-01-01"), ("max_birth_date", "(not set)")):
+            renderer_configuration.add_param(
+                name=name, param_type=RendererValueType.STRING, value=str(kwargs.get(name) or default)
+            )
+        prefixes = ", ".join(sorted(province_prefixes(kwargs.get("province_codes") or [])))
         renderer_configuration.add_param(name="prefixes", param_type=RendererValueType.STRING, value=prefixes)
         template_str = (
             "values must be 18-character resident IDs (GB 11643): province prefix one of $prefixes, "
@@ -257,8 +256,8 @@ class ExpectColumnValuesToBeLuhnValidCardNumbers(ColumnMapExpectation):
     """Expect each non-null value to be a bank card number: 16-19 digits, Luhn-valid."""
 
     map_metric: ClassVar[str] = "column_values.luhn_card_number"
-    success_keys: ClassVar[Tuple[str, ...]] = ("mostly",)
-    args_keys: ClassVar[Tuple[str, ...]] = ("column",)
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+    args_keys: ClassVar[tuple[str, ...]] = ("column",)
 
     library_metadata: ClassVar[dict] = {
         "maturity": "production",

@@ -106,4 +106,19 @@ def publish_quality(engine: Engine, outbox: Store, day: date, validations: list[
         outbox.write_bytes(
             f"{prefix}/validations.json", json.dumps(validations, indent=2, ensure_ascii=False).encode("utf-8")
         )
+        publish_data_docs(outbox, f"{prefix}/data_docs", validations)
     return files
+
+
+def publish_data_docs(outbox: Store, prefix: str, validations: list[dict]) -> None:
+    """Great Expectations Data Docs for administrators (counts only, no values)."""
+    import tempfile
+    from pathlib import Path
+
+    from validations.runner import write_data_docs
+
+    with tempfile.TemporaryDirectory(prefix="claims-docs-") as folder:
+        site = Path(folder)
+        write_data_docs(validations, site)
+        for path in sorted(p for p in site.rglob("*") if p.is_file()):
+            outbox.put_file(f"{prefix}/{path.relative_to(site).as_posix()}", path)
