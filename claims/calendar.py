@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -11,9 +11,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def business_day_of(instant: datetime) -> date:
     """The Asia/Shanghai calendar day of an instant (naive means UTC, as in Airflow)."""
     if instant.tzinfo is None:
-        from datetime import timezone
 
-        instant = instant.replace(tzinfo=timezone.utc)
+        instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(SHANGHAI).date()
 
 

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -168,7 +169,7 @@ class FileReader:
         return self
 
     # -- header -------------------------------------------------------------------
-    def _text_stream(self) -> io.BufferedIOBase:
+    def _text_stream(self) -> BinaryIO:
         if self.scan.encoding == "gb18030":
             text = _raw_text_bytes(self.path, self.fmt.endswith(".gz")).decode("gb18030")
             return io.BytesIO(text.encode("utf-8"))

@@ -24,8 +24,10 @@ Naming scheme (``{YYYYMMDD}`` is the partition date without dashes)::
     declarations/platform={code}/month={YYYY-MM}/_SUCCESS
 
 In an orders partition the regular files come first (01..03, consecutive slices of
-the day), then the special files of the day's file defects, and a re-delivered copy
-always takes the highest number, so it sorts after the file it repeats.
+the day), then the small special files of the day's file defects (always ``.csv``),
+and a re-delivered copy (of the partition's smallest regular file) always takes the
+highest number, so it sorts after the file it repeats. File names say nothing about
+defects: the report does.
 """
 
 from __future__ import annotations
@@ -711,21 +713,31 @@ def _platform_day(index: int, platform: Platform, n: int, day: date, seed: int,
     )
 
 
-def _gb18030_only(pd_: _PlatformDay) -> np.ndarray:
-    """Per row: the worker's name in GB18030 is not valid UTF-8 (most Chinese names)."""
-    per_worker = np.zeros(len(pd_.pool), dtype=bool)
-    for i, name in enumerate(pd_.pool.name):
-        try:
-            str(name).encode("gb18030").decode("utf-8")
-        except UnicodeDecodeError:
-            per_worker[i] = True
+def _names_where(pd_: _PlatformDay, test: Any) -> np.ndarray:
+    """Per row: ``test`` holds for the worker's name (evaluated once per worker)."""
+    per_worker = np.array([bool(test(str(name))) for name in pd_.pool.name], dtype=bool)
     return per_worker[pd_.draws.worker]
+
+
+def _gb18030_not_utf8(name: str) -> bool:
+    """Most Chinese names: their GB18030 bytes are not valid UTF-8."""
+    try:
+        name.encode("gb18030").decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _utf16_one_line(name: str) -> bool:
+    """No byte of the name's UTF-16 looks like a line break: a byte-level line count stays exact."""
+    data = name.encode("utf-16-le")
+    return b"\n" not in data and b"\r" not in data
 
 
 def _plan_files(days: list[_PlatformDay], day: date, defects_on: bool) -> None:
     """Decide every orders file: regular slices in the format cycle, plus file defects."""
     roles: dict[int, list[str]] = {}
-    gb_rows = [_gb18030_only(pd_) for pd_ in days]
+    gb_rows = [_names_where(pd_, _gb18030_not_utf8) for pd_ in days]
     if defects_on:
         for k, role in enumerate(FILE_DEFECTS):
             index = (day.toordinal() + k) % len(days)
@@ -743,19 +755,24 @@ def _plan_files(days: list[_PlatformDay], day: date, defects_on: bool) -> None:
         extra_roles = roles.get(pd_.index, [])
         rows_for_extras = max(3, min(40, round(0.01 * pd_.n)))
         n_files = max(1, min(1 + pd_.index % 3, pd_.n - rows_for_extras * len(extra_roles)))
-        pool = np.arange(pd_.n)
+        taken = np.zeros(pd_.n, dtype=bool)
         extra_rows: list[np.ndarray] = []
-        if extra_roles:
-            take = rng.choice(pd_.n, size=rows_for_extras * len(extra_roles), replace=False)
-            parts = np.array_split(take, len(extra_roles))
-            if "gb18030" in extra_roles:
-                part = parts[extra_roles.index("gb18030")]
-                spare = np.setdiff1d(np.flatnonzero(gb_rows[pd_.index]), take)
-                if not gb_rows[pd_.index][part].any() and len(spare):
-                    part[0] = spare[int(rng.integers(len(spare)))]
-                    take = np.concatenate(parts)
-            pool = np.setdiff1d(pool, take)
-            extra_rows = [np.sort(part) for part in parts]
+        for role in extra_roles:
+            eligible = ~taken
+            if role == "undecodable":
+                eligible &= _names_where(pd_, _utf16_one_line)
+            candidates = np.flatnonzero(eligible)
+            first = np.array([], dtype=np.int64)
+            if role == "gb18030":  # at least one name that only GB18030 can read
+                only = np.flatnonzero(eligible & gb_rows[pd_.index])
+                if len(only):
+                    first = only[[int(rng.integers(len(only)))]]
+                    candidates = np.setdiff1d(candidates, first)
+            size = min(rows_for_extras - len(first), len(candidates))
+            rows = np.sort(np.concatenate([first, rng.choice(candidates, size=size, replace=False)]))
+            taken[rows] = True
+            extra_rows.append(rows)
+        pool = np.flatnonzero(~taken)
         number = 0
         for rows in np.array_split(pool, n_files):
             number += 1
@@ -920,7 +937,9 @@ def _encode_order_file(pd_: _PlatformDay, f: _OrderFile, table: pa.Table) -> tup
         data = b"\xef\xbb\xbf" + data
         encoding = "utf-8-sig"
     elif f.role == "undecodable":
-        data = data.decode("utf-8").encode("utf-16")  # what a spreadsheet's "Unicode text" gives
+        # A spreadsheet's "Unicode text" export, big-endian with its BOM: every line
+        # still ends with a 0x0A byte, so a byte-level line count gives the rows.
+        data = b"\xfe\xff" + data.decode("utf-8").encode("utf-16-be")
         encoding = "utf-16"
         for codec in ("utf-8", "gb18030"):
             try:
@@ -972,7 +991,7 @@ def _order_file_report(pd_: _PlatformDay, f: _OrderFile, key: str, day: date, en
         loaded[pos] = False
     if f.role == "truncated":
         last = len(f.rows) - 1
-        lines.append(ExpectedLine(first_line + last, pd_.order_id[f.rows[last]], "", "MALFORMED_ROW"))
+        lines.append(ExpectedLine(first_line + last, "", "", "MALFORMED_ROW"))  # no key: unparsable
         loaded[last] = False
     report.lines = sorted(lines, key=lambda line: (line.line, line.field))
     mismatch = pd_.draws.premium[f.rows] != pd_.draws.rate[f.rows]
@@ -1275,8 +1294,8 @@ def _write_orders_partition(pd_: _PlatformDay, day: date, landing: Store, report
         table = _order_table(pd_, f, day)
         data, encoding = _encode_order_file(pd_, f, table)
         files.append((data, _order_file_report(pd_, f, prefix + f.name, day, encoding, table)))
-    if redeliver:  # the first file again, byte for byte, under the partition's last name
-        data, original = files[0]
+    if redeliver:  # the smallest regular file again, byte for byte, under the partition's last name
+        data, original = min((pair for pair in files if pair[1].role == "regular"), key=lambda pair: pair[1].rows_in)
         copy_key = f"{prefix}orders-{day:%Y%m%d}-{len(pd_.files) + 1:02d}.{original.format}"
         files.append((data, FileReport(
             key=copy_key, dataset="orders", platform_code=pd_.platform.code, partition=day.isoformat(),

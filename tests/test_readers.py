@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -118,7 +118,7 @@ def test_parquet_types_become_contract_text(tmp_path: Path) -> None:
         "a": pa.array(["p", None], pa.string()),
         "b": pa.array([1200, 0], pa.int64()),
         "c": pa.array([datetime(2025, 9, 1, 12, 0), datetime(2025, 9, 1, 13, 0, 0, 500000)], pa.timestamp("us")),
-        "d": pa.array([datetime(2025, 9, 1, 4, 0, tzinfo=timezone.utc)] * 2, pa.timestamp("ms", "Asia/Shanghai")),
+        "d": pa.array([datetime(2025, 9, 1, 4, 0, tzinfo=UTC)] * 2, pa.timestamp("ms", "Asia/Shanghai")),
         "e": pa.array([True, False]),
     })
     pq.write_table(table, path)

@@ -54,10 +54,11 @@ def ingest_source(source: str, day: date, extra_dates: tuple[date, ...] = (), se
 
 def publish_day(day: date, settings: Settings | None = None) -> dict:
     """Render the day's rejections files and quality files from the ledger."""
-    from claims.ingest.publish import publish_feedback, publish_quality
-    from claims.ledger.models import LandingDelivery, LandingFile
     from sqlalchemy import select
     from sqlalchemy.orm import Session
+
+    from claims.ingest.publish import publish_feedback, publish_quality
+    from claims.ledger.models import LandingDelivery, LandingFile
 
     settings = settings or load_settings()
     upgrade(settings.database_url)
@@ -66,7 +67,7 @@ def publish_day(day: date, settings: Settings | None = None) -> dict:
     feedback = publish_feedback(engine, outbox, day, load_reference())
     with Session(engine) as session:
         validations = [
-            {"file": key, **json.loads(text)}
+            {"file": key, **json.loads(text or "{}")}
             for key, text in session.execute(
                 select(LandingDelivery.file_key, LandingFile.validation)
                 .join(LandingFile, LandingFile.id == LandingDelivery.file_id)

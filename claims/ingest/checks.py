@@ -8,7 +8,7 @@ second opinion (validations/), and a test holds the two to the same counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -61,7 +61,7 @@ def day_start_us(day: date) -> int:
 
 
 def us_to_datetime(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(value))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
 @dataclass

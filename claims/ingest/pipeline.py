@@ -15,13 +15,13 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from claims import reasons
@@ -105,7 +105,7 @@ def _row_rejections(table: pa.Table, lines: np.ndarray, verdicts: checks.Verdict
     for failure in verdicts.failures:
         values = pc.take(table[failure.field], pa.array(failure.rows)).to_pylist()
         record_ids = pc.take(table[key], pa.array(failure.rows)).to_pylist() if key in order else [""] * len(values)
-        for row, value, record_id in zip(failure.rows.tolist(), values, record_ids):
+        for row, value, record_id in zip(failure.rows.tolist(), values, record_ids, strict=True):
             found.append((
                 int(lines[row]), order.get(failure.field, 0),
                 RejectionLine(int(lines[row]), (record_id or "")[:RECORD_ID_MAX], failure.field, failure.code,
@@ -326,7 +326,7 @@ class Ingestor:
         found = [
             RejectionLine(int(line), record_id[:RECORD_ID_MAX], key, "DUPLICATE_IN_FILE",
                           _message("DUPLICATE_IN_FILE", key, record_id))
-            for line, record_id in zip(lines.tolist(), ids)
+            for line, record_id in zip(lines.tolist(), ids, strict=True)
         ]
         return valid.filter(pa.array(~repeat)), found
 
@@ -394,6 +394,7 @@ class Ingestor:
                         LandingFile.lake_key.is_not(None),
                     ).order_by(LandingFile.id)
                 )
+                if key is not None
             ]
 
     def _against_loaded_orders(self, obj: LandingObject, valid: pa.Table) -> tuple[pa.Table, int, list[RejectionLine]]:
@@ -533,7 +534,7 @@ class Ingestor:
                     premium_mismatches=outcome.premium_mismatches,
                     extra_columns=",".join(outcome.extra_columns), lake_key=lake_key,
                     validation=json.dumps(outcome.validation, sort_keys=True) if outcome.validation else None,
-                    loaded_at=datetime.now(timezone.utc),
+                    loaded_at=datetime.now(UTC),
                 )
                 session.add(landing_file)
                 session.flush()
@@ -571,7 +572,7 @@ def _before(partition_date: date, file_name: str, line: int):  # type: ignore[no
 
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     return value
 
 

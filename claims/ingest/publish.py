@@ -49,7 +49,7 @@ def publish_feedback(engine: Engine, outbox: Store, day: date, reference: Refere
     return written
 
 
-def file_quality(engine: Engine, day: date) -> list[dict]:
+def file_quality(engine: Engine, day: date) -> list[dict[str, object]]:
     """Per-file counts of every file the run of ``day`` read: no personal data."""
     with Session(engine) as session:
         deliveries = session.execute(
@@ -67,7 +67,10 @@ def file_quality(engine: Engine, day: date) -> list[dict]:
     for delivery, landing_file in deliveries:
         duplicate = delivery.outcome == "duplicate_file"
         rows_in = landing_file.rows_in
-        entry = {
+        loaded = 0 if duplicate else landing_file.rows_loaded
+        unchanged = 0 if duplicate else landing_file.rows_unchanged
+        rejected = rows_in if duplicate else landing_file.rows_rejected
+        entry: dict[str, object] = {
             "file": delivery.file_key,
             "source": landing_file.source,
             "platform_code": landing_file.platform_code,
@@ -78,19 +81,21 @@ def file_quality(engine: Engine, day: date) -> list[dict]:
             "status": "duplicate_file" if duplicate else landing_file.status,
             "reject_code": "DUPLICATE_FILE" if duplicate else landing_file.reject_code,
             "rows_in": rows_in,
-            "rows_loaded": 0 if duplicate else landing_file.rows_loaded,
-            "rows_unchanged": 0 if duplicate else landing_file.rows_unchanged,
-            "rows_rejected": rows_in if duplicate else landing_file.rows_rejected,
+            "rows_loaded": loaded,
+            "rows_unchanged": unchanged,
+            "rows_rejected": rejected,
             "premium_mismatches": 0 if duplicate else landing_file.premium_mismatches,
             "extra_columns": [c for c in landing_file.extra_columns.split(",") if c] if not duplicate else [],
             "rejection_lines_by_reason": dict(sorted(reasons_by_delivery.get(delivery.id, Counter()).items())),
         }
-        entry["balanced"] = entry["rows_in"] == entry["rows_loaded"] + entry["rows_unchanged"] + entry["rows_rejected"]
+        entry["balanced"] = rows_in == loaded + unchanged + rejected
         report.append(entry)
     return report
 
 
-def publish_quality(engine: Engine, outbox: Store, day: date, validations: list[dict] | None = None) -> list[dict]:
+def publish_quality(
+    engine: Engine, outbox: Store, day: date, validations: list[dict] | None = None
+) -> list[dict[str, object]]:
     files = file_quality(engine, day)
     prefix = f"quality/date={day.isoformat()}"
     buffer = io.StringIO()
