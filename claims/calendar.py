@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,8 +17,14 @@ def business_day_of(instant: datetime) -> date:
     return instant.astimezone(SHANGHAI).date()
 
 
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
 def parse_business_day(text: str) -> date:
+    """Strictly YYYY-MM-DD (``date.fromisoformat`` alone also takes 20250901)."""
     try:
+        if not _DAY.match(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError as error:
         raise ValueError(f"a business day is YYYY-MM-DD, got {text!r}") from error

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
-
 from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, business_day_from_context
 
 #: Every day D is ingested after its close: 02:00 Asia/Shanghai on D+1.
@@ -25,7 +24,7 @@ def build_ingest_dag(source: str, doc: str, start_date):  # type: ignore[no-unty
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
-        tags=TAGS + ["ingest", source],
+        tags=[*TAGS, "ingest"],
         params=PARAMS,
         doc_md=doc,
     )

@@ -36,6 +36,7 @@ PARAMS = {
     "business_date": Param(
         "",
         type="string",
+        pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$",
         description="Business day YYYY-MM-DD (Asia/Shanghai). Empty: the run's data interval start.",
     ),
     "wait_for_markers": Param(
