@@ -19,6 +19,13 @@ from typing import Protocol
 _CHUNK = 8 * 1024 * 1024
 
 
+def _publishable(path: str) -> None:
+    """mkstemp makes 0600 files; published files get the usual mode (umask applies)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -61,9 +68,9 @@ class LocalStore:
         return self.root / key
 
     def list(self, prefix: str = "") -> list[StoredObject]:
-        base = self._path(prefix) if prefix else self.root
-        # A prefix may be a folder or the start of a name; walk its folder.
-        folder = base if base.is_dir() else base.parent
+        # A prefix is the start of a key, as in S3 ("orders" also matches "orders2/x"):
+        # walk the folder that holds every match, never one above the root.
+        folder = self._path(prefix) if prefix.endswith("/") or not prefix else self._path(prefix).parent
         if not folder.exists():
             return []
         found = []
@@ -89,6 +96,7 @@ class LocalStore:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            _publishable(tmp)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -102,6 +110,7 @@ class LocalStore:
         os.close(fd)
         try:
             shutil.copyfile(path, tmp)
+            _publishable(tmp)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

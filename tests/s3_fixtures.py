@@ -6,7 +6,9 @@ Register it with ``pytest_plugins = ["tests.s3_fixtures"]`` in the root conftest
 ``s3_server``      one server for the whole session, serving a temporary folder.
 ``s3_bucket_env``  a fresh bucket per test, with the ``AWS_*`` environment set so
                    that plain ``boto3.client("s3")`` (and so ``open_store``) uses
-                   the server; yields ``(bucket_name, server)``.
+                   the server; yields ``(bucket_name, server)``. boto3's default
+                   session is reset for the test, so credentials cached by earlier
+                   code do not leak in (and the test's do not leak out).
 
 If rclone is missing or does not start, the fixtures fail when ``CI`` is set
 (anything but empty, ``0``, ``false`` or ``no``) and skip, with the reason, otherwise.
@@ -19,9 +21,10 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
-from .s3server import CLEARED_ENV_VARS, S3Server, S3ServerError, running_s3_server
+from .s3server import CLEARED_ENV_VARS, S3Server, S3ServerError, new_boto3_session, running_s3_server
 
 
 def _in_ci() -> bool:
@@ -48,6 +51,9 @@ def s3_bucket_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Itera
         monkeypatch.delenv(name, raising=False)
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
+    # boto3.client() uses a default session that keeps the credentials it resolved
+    # first; give this test a fresh one, which reads the environment just set.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", new_boto3_session())
     bucket = f"test-{uuid.uuid4().hex[:20]}"
     s3_server.client().create_bucket(Bucket=bucket)
     yield bucket, s3_server

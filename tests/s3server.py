@@ -8,7 +8,9 @@ checks SigV4 signatures (a wrong secret is refused), unlike moto's server.
         server.client().create_bucket(Bucket="claims")
 
 Each top-level folder of ``root`` is a bucket; objects are ordinary files below it
-(``root/<bucket>/<key>``), so a test may also inspect or seed them on disk.
+(``root/<bucket>/<key>``), so a test may inspect them on disk. Write them through
+S3, though: rclone caches directory listings (``--dir-cache-time``, 5 minutes), so
+files added on disk behind its back may not be listed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +90,14 @@ class S3Server:
         }
 
     def client(self, *, access_key: str | None = None, secret_key: str | None = None) -> Any:
-        """A boto3 S3 client for this server (optionally with other credentials)."""
-        import boto3
+        """A boto3 S3 client for this server (optionally with other credentials).
+
+        It has a session of its own (see ``new_boto3_session``), so it neither uses
+        nor disturbs the credentials boto3's default session has cached.
+        """
         from botocore.config import Config
 
-        return boto3.client(
+        return new_boto3_session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key if access_key is None else access_key,
@@ -100,6 +105,28 @@ class S3Server:
             region_name=self.region,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )
+
+
+_data_loader: Any = None
+
+
+def new_boto3_session() -> Any:
+    """A fresh ``boto3.session.Session``: it resolves credentials and settings from the
+    environment anew (boto3's default session keeps the credentials it found first).
+
+    Sessions made here share one botocore data loader, so the S3 service model is
+    parsed once per process rather than once per session (~0.1 s each).
+    """
+    import boto3
+    import botocore.session
+
+    global _data_loader
+    core = botocore.session.Session()
+    if _data_loader is None:
+        _data_loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _data_loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 def find_rclone() -> str:
@@ -141,13 +168,16 @@ def running_s3_server(root: Path, *, startup_timeout: float = 20.0) -> Iterator[
     access_key = "TEST" + secrets.token_hex(8).upper()
     secret_key = secrets.token_urlsafe(30)  # [A-Za-z0-9_-]: no comma, safe in --auth-key
     command = [
-        rclone, "serve", "s3",
-        "--config", "",  # in-memory config: never read the user's rclone.conf
-        "--addr", "127.0.0.1:0",  # the kernel picks a free port; rclone logs it
-        "--auth-key", f"{access_key},{secret_key}",
-        "--force-path-style=true",
-        "--vfs-cache-mode", "off",  # writes go straight to disk
-        "--dir-cache-time", "0s",  # files and buckets made on disk show at once
+        rclone,
+        "serve",
+        "s3",
+        "--config=",  # an in-memory config: never read the user's rclone.conf
+        "--addr=127.0.0.1:0",  # the kernel picks a free port; rclone logs which
+        f"--auth-key={access_key},{secret_key}",  # SigV4 with this pair only
+        "--force-path-style=true",  # http://host:port/bucket/key (the default, made explicit)
+        "--vfs-cache-mode=off",  # objects go straight to disk (the default, made explicit)
+        # Not "--dir-cache-time=0s": with it rclone 1.75.2 spins at 100% CPU after a
+        # few dozen PUTs and stops answering (boto3 then waits out its timeouts).
         str(root),
     ]
     # RCLONE_* variables set flags (RCLONE_AUTH_KEY would add keys): keep them out.
@@ -161,7 +191,12 @@ def running_s3_server(root: Path, *, startup_timeout: float = 20.0) -> Iterator[
 
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                preexec_fn=_die_with_parent(),
             )
         try:
             endpoint_url = None
@@ -191,6 +226,23 @@ def running_s3_server(root: Path, *, startup_timeout: float = 20.0) -> Iterator[
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, have the kernel stop rclone if this process dies without cleaning up
+    (pytest killed by a timeout): otherwise the server would outlive the tests."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here, not in the forked child
+    pr_set_pdeathsig = 1
+
+    def set_parent_death_signal() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_parent_death_signal
 
 
 def _redacted(command: list[str], secret: str) -> str:

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 
 from claims.store import LocalStore, S3Store, Store, StoredObject, open_store
 
+from .s3server import S3Server, new_boto3_session
+
 PREFIX = "some/prefix"  # the S3 store's root inside its bucket
 HIVE_KEY = "orders/platform=didi/date=2025-09-01/a.csv.gz"
 
@@ -41,11 +43,12 @@ class Backend:
     store: Store
     container: Path | None = None  # local: the folder holding the store's root
     bucket: str | None = None
-    server: object | None = None
+    server: S3Server | None = None
 
     def write_outside(self, path: str, data: bytes) -> None:
         """Write ``path`` relative to the container (the bucket, or the parent folder)."""
         if self.kind == "local":
+            assert self.container is not None
             target = self.container / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -53,7 +56,7 @@ class Backend:
             boto3.client("s3").put_object(Bucket=self.bucket, Key=path, Body=data)
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "local":
         container = tmp_path / "container"
@@ -170,11 +173,13 @@ def test_local_copy(backend: Backend) -> None:
         assert path.exists()  # the store's own file, not a copy
 
 
-def test_local_copy_temp_file_removed_on_error(backend: Backend) -> None:
-    if backend.kind == "local":
-        pytest.skip("a local store yields its own file")
-    backend.store.write_bytes("a.csv", b"x")
-    with pytest.raises(RuntimeError), backend.store.local_copy("a.csv") as path:
+@pytest.mark.s3
+def test_s3_local_copy_temp_file_removed_on_error(s3_bucket_env: tuple[str, S3Server]) -> None:
+    bucket, _server = s3_bucket_env
+    store = open_store(f"s3://{bucket}/{PREFIX}")
+    store.write_bytes("a.csv", b"x")
+    with pytest.raises(RuntimeError), store.local_copy("a.csv") as path:
+        assert path.read_bytes() == b"x"
         raise RuntimeError("reader failed")
     assert not path.exists()
 
@@ -186,14 +191,16 @@ def test_hive_keys_with_equals(backend: Backend) -> None:
     assert store.read_bytes(HIVE_KEY) == b"1,2\n"
     assert [o.key for o in store.list("orders/platform=didi/date=2025-09-01/")] == [HIVE_KEY]
     # The '=' is stored as-is, not percent-encoded: the object lands at its key.
-    if backend.kind == "s3":
-        on_disk = backend.server.root / backend.bucket / PREFIX / HIVE_KEY
+    if backend.server is not None:
+        on_disk = backend.server.root / str(backend.bucket) / PREFIX / HIVE_KEY
     else:
+        assert backend.container is not None
         on_disk = backend.container / PREFIX / HIVE_KEY
     assert on_disk.read_bytes() == b"1,2\n"
 
 
-def test_wrong_secret_is_refused(s3_bucket_env: tuple[str, object]) -> None:
+@pytest.mark.s3
+def test_wrong_secret_is_refused(s3_bucket_env: tuple[str, S3Server]) -> None:
     bucket, server = s3_bucket_env
     good = server.client()
     good.put_object(Bucket=bucket, Key="k", Body=b"v")
@@ -214,11 +221,13 @@ def test_wrong_secret_is_refused(s3_bucket_env: tuple[str, object]) -> None:
     assert good.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
 
 
+@pytest.mark.s3
 def test_store_with_wrong_secret_in_environment_fails(
-    s3_bucket_env: tuple[str, object], monkeypatch: pytest.MonkeyPatch
+    s3_bucket_env: tuple[str, S3Server], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket, server = s3_bucket_env
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", new_boto3_session())  # it caches credentials
     store = open_store(f"s3://{bucket}/{PREFIX}")
     with pytest.raises(ClientError) as error:
         store.write_bytes("k", b"v")

@@ -1,0 +1,122 @@
+"""End to end: simulate a business day, ``claims run-day`` it twice through
+Airflow, and hold the pipeline to the simulator's exact expectations.
+
+Once on the embedded default (SQLite, local folders), once on PostgreSQL with
+the landing zone and outbox on a real S3 server (rclone serve s3)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from claims.simulate import simulate_day
+from claims.store import open_store
+
+pytestmark = [pytest.mark.slow, pytest.mark.airflow]
+
+DAY = date(2025, 9, 12)
+CLAIMS_COMMAND = Path(sys.executable).parent / "claims"
+
+
+def run_day(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(CLAIMS_COMMAND), "run-day", DAY.isoformat()],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW"))}
+    env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
+    env["CLAIMS_LAKE_URL"] = str(tmp_path / "lake")
+    return env
+
+
+def check_against_simulation(report, read: Callable[[str], bytes], keys: Callable[[str], list[str]]) -> None:  # type: ignore[no-untyped-def]
+    quality = json.loads(read(f"quality/date={DAY.isoformat()}/files.json"))
+    by_file = {entry["file"]: entry for entry in quality["files"]}
+    feedback: dict[str, set[tuple[int, str, str, str]]] = {}
+    for key in keys("feedback/"):
+        for row in csv.DictReader(io.StringIO(read(key).decode("utf-8"))):
+            feedback.setdefault(row["source_file"], set()).add(
+                (int(row["line"]), row["record_id"], row["field"], row["reason_code"])
+            )
+            assert row["message"]
+    ingested = [f for f in report.files if f.dataset in ("orders", "claims")]
+    assert len(ingested) > 20
+    for expected in ingested:
+        entry = by_file[expected.key]
+        assert entry["balanced"], entry
+        assert entry["rows_in"] == expected.rows_in, expected.key
+        assert entry["rows_loaded"] + entry["rows_unchanged"] == expected.loaded_rows, expected.key
+        assert entry["rows_rejected"] == expected.rejected_rows, expected.key
+        assert feedback.get(expected.key, set()) == {
+            (line.line, line.record_id, line.field, line.reason_code) for line in expected.lines
+        }, expected.key
+    codes = {code for lines in feedback.values() for (_l, _r, _f, code) in lines}
+    assert {"DUPLICATE_FILE", "UNDECODABLE", "MISSING_COLUMN", "MALFORMED_ROW", "INVALID_RESIDENT_ID"} <= codes
+    validations = json.loads(read(f"quality/date={DAY.isoformat()}/validations.json"))
+    assert validations and all(v["agrees_with_exact_checks"] for v in validations), [
+        v["disagreements"] for v in validations if not v["agrees_with_exact_checks"]
+    ]
+
+
+def test_embedded_default_sqlite_and_local_folders(tmp_path: Path) -> None:
+    report = simulate_day(DAY, open_store(str(tmp_path / "var" / "landing")), orders=3000, seed=3, defect_share=0.02)
+    env = base_env(tmp_path)
+    first = run_day(env, tmp_path)
+    assert "ingest_orders" in first.stdout and "FAILED" not in first.stdout
+    outbox = tmp_path / "var" / "outbox"
+
+    def read(key: str) -> bytes:
+        return (outbox / key).read_bytes()
+
+    def keys(prefix: str) -> list[str]:
+        return sorted(p.relative_to(outbox).as_posix() for p in (outbox / prefix).rglob("*") if p.is_file())
+
+    check_against_simulation(report, read, keys)
+    before = {key: read(key) for key in keys("") if not key.startswith("quality/")}
+    database = (tmp_path / "var" / "claims.db").stat().st_size
+
+    second = run_day(env, tmp_path)
+    assert "(no new files read by this run)" in second.stdout or "rows in" in second.stdout
+    after = {key: read(key) for key in keys("") if not key.startswith("quality/")}
+    assert after == before
+    assert (tmp_path / "var" / "claims.db").stat().st_size == database
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_postgresql_with_landing_and_outbox_on_s3(
+    tmp_path: Path, postgres_server: str, s3_bucket_env: tuple[str, object]
+) -> None:
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(postgres_server)
+    bucket, _server = s3_bucket_env
+    landing_url, outbox_url = f"s3://{bucket}/landing", f"s3://{bucket}/outbox"
+    report = simulate_day(DAY, open_store(landing_url), orders=2000, seed=5, defect_share=0.02)
+    env = base_env(tmp_path)
+    env.update({"CLAIMS_DATABASE_URL": postgres_server, "CLAIMS_LANDING_URL": landing_url,
+                "CLAIMS_OUTBOX_URL": outbox_url})
+    run_day(env, tmp_path)
+    outbox = open_store(outbox_url)
+
+    def keys(prefix: str) -> list[str]:
+        return [obj.key for obj in outbox.list(prefix)]
+
+    check_against_simulation(report, outbox.read_bytes, keys)
+    before = {key: outbox.read_bytes(key) for key in keys("") if not key.startswith("quality/")}
+    run_day(env, tmp_path)
+    assert {key: outbox.read_bytes(key) for key in keys("") if not key.startswith("quality/")} == before
