@@ -255,8 +255,9 @@ class Ingestor:
             rejected = verdicts.rejected()
             rejected_rows += int(rejected.sum())
             rejections.extend(_row_rejections(table, batch.lines, verdicts, key))
-            if raw_rows <= self.settings.ge_max_rows:
-                ge_frames.append(table)
+            room = self.settings.ge_max_rows - sum(frame.num_rows for frame in ge_frames)
+            if room > 0:
+                ge_frames.append(table.slice(0, room))
             keep = ~rejected
             if keep.any():
                 valid_parts.append(self._typed(table, batch.lines, verdicts, keep))
@@ -315,10 +316,10 @@ class Ingestor:
     def _drop_repeats(self, valid: pa.Table, key: str) -> tuple[pa.Table, list[RejectionLine]]:
         """DUPLICATE_IN_FILE: the second and later rows of a key; the first stands."""
         encoded = pc.dictionary_encode(valid[key]).combine_chunks()
+        if len(encoded.dictionary) == len(encoded):
+            return valid, []  # every key once: the common case needs no sort
         indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         _, first = np.unique(indices, return_index=True)
-        if first.size == indices.size:
-            return valid, []
         repeat = np.ones(indices.size, dtype=bool)
         repeat[first] = False
         lines = valid["line"].to_numpy()[repeat]

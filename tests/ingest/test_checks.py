@@ -189,3 +189,21 @@ def test_checks_are_vectorised_over_many_rows() -> None:
     rows[1234] = f.order(order_id="o1234", worker_id=f.wrong_check(f.WORKER))
     verdicts = verdicts_for("orders", *rows)
     assert np.flatnonzero(verdicts.rejected()).tolist() == [1234]
+
+
+timestamp_text = st.builds(
+    lambda y, mo, d, h, mi, s, frac, sep, off: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{off}",
+    st.integers(1990, 2035), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 61),
+    st.integers(0, 61), st.sampled_from(["", ".5", ".123456", ".1234567", ".123456789"]), st.sampled_from(["T", " ", "t"]),
+    st.sampled_from(["", "Z", "+08:00", "+0800", "-05:30", "+14:00", "+15:00", "+08", "+08:60"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(timestamp_text, min_size=1, max_size=8))
+def test_fast_timestamp_path_agrees_with_the_exact_path(values: list[str]) -> None:
+    column = pa.chunked_array([values])
+    fast_valid, fast_values = checks.parse_timestamps(column)
+    exact_valid, exact_values = checks.parse_timestamps_exact(column)
+    assert fast_valid.tolist() == exact_valid.tolist()
+    assert fast_values[fast_valid].tolist() == exact_values[exact_valid].tolist()
