@@ -22,10 +22,16 @@ import pyarrow as pa
 PSEUDONYM_CHARS = 32  # hex characters kept of the HMAC (128 bits)
 
 
-@dataclass(frozen=True)
 class Pseudonymiser:
-    key_id: str
-    secret: bytes
+    """Keyed pseudonyms; remembers the ones it made (a file names the same workers
+    over and over), so each distinct resident ID is hashed once per process."""
+
+    def __init__(self, key_id: str, secret: bytes, cache_size: int = 2_000_000) -> None:
+        self.key_id = key_id
+        self.secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
+        self._cache: dict[str, str] = {}
+        self._cache_size = cache_size
 
     @classmethod
     def from_ring(cls, ring: dict[str, str]) -> Pseudonymiser:
@@ -33,8 +39,16 @@ class Pseudonymiser:
         return cls(key_id, secret.encode("utf-8"))
 
     def pseudonym(self, value: str) -> str:
-        digest = hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:PSEUDONYM_CHARS]
+        known = self._cache.get(value)
+        if known is not None:
+            return known
+        digest = self._keyed.copy()
+        digest.update(value.encode("utf-8"))
+        made = digest.hexdigest()[:PSEUDONYM_CHARS]
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[value] = made
+        return made
 
     def pseudonyms(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Pseudonymise a column, hashing each distinct value once."""
@@ -42,9 +56,11 @@ class Pseudonymiser:
 
         encoded = pc.dictionary_encode(values)
         if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
-        dictionary = encoded.dictionary.to_pylist()
-        hashed = pa.array([self.pseudonym(value) for value in dictionary], pa.string())
+            if encoded.num_chunks == 0:
+                return pa.array([], pa.string())
+            encoded = encoded.unify_dictionaries().combine_chunks()
+        pseudonym = self.pseudonym
+        hashed = pa.array([pseudonym(value) for value in encoded.dictionary.to_pylist()], pa.string())
         return pc.take(hashed, encoded.indices)
 
 

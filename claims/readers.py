@@ -74,7 +74,9 @@ class FileScan:
 
 
 def scan_file(path: Path, fmt: str) -> FileScan:
-    """Hash the raw bytes and, for text formats, check strict UTF-8 in one pass."""
+    """Hash the raw bytes and count the lines in one pass. The encoding is taken
+    to be UTF-8 until reading proves otherwise (Arrow checks every value it
+    converts; :class:`NotUtf8` then sends the file to :func:`detect_encoding`)."""
     digest = hashlib.sha256()
     size = 0
     if fmt == ".parquet":
@@ -84,12 +86,9 @@ def scan_file(path: Path, fmt: str) -> FileScan:
                 size += len(chunk)
         return FileScan(digest.hexdigest(), size, None, 0, True)
 
-    gz = fmt.endswith(".gz")
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    utf8_ok = True
     newlines = 0
     last = b""
-    inflate = zlib.decompressobj(wbits=31) if gz else None
+    inflate = zlib.decompressobj(wbits=31) if fmt.endswith(".gz") else None
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
@@ -104,26 +103,28 @@ def scan_file(path: Path, fmt: str) -> FileScan:
                         text += inflate.decompress(rest)
                 except zlib.error as error:
                     raise FileRejected("UNREADABLE", f"not a valid gzip file: {error}") from error
-            if not text:
-                continue
-            newlines += text.count(b"\n")
-            last = text[-1:]
-            if utf8_ok:
-                try:
-                    decoder.decode(text)
-                except UnicodeDecodeError:
-                    utf8_ok = False
+            if text:
+                newlines += text.count(b"\n")
+                last = text[-1:]
     if inflate is not None and not inflate.eof:
         raise FileRejected("UNREADABLE", "the gzip stream is truncated")
-    if utf8_ok:
+    return FileScan(digest.hexdigest(), size, "utf-8", newlines, last == b"\n")
+
+
+class NotUtf8(Exception):
+    """Raised while reading a file that turned out not to be valid UTF-8."""
+
+
+def detect_encoding(path: Path, fmt: str) -> str | None:
+    """Strict UTF-8, else strict GB18030, else None (undecodable)."""
+    raw = _raw_text_bytes(path, fmt.endswith(".gz"))
+    for encoding in ("utf-8", "gb18030"):
         try:
-            decoder.decode(b"", final=True)
+            raw.decode(encoding)
         except UnicodeDecodeError:
-            utf8_ok = False
-    encoding: str | None = "utf-8"
-    if not utf8_ok:
-        encoding = "gb18030" if _decodes_as_gb18030(path, gz) else None
-    return FileScan(digest.hexdigest(), size, encoding, newlines, last == b"\n")
+            continue
+        return encoding
+    return None
 
 
 def _raw_text_bytes(path: Path, gz: bool) -> bytes:
@@ -131,14 +132,6 @@ def _raw_text_bytes(path: Path, gz: bool) -> bytes:
         with gzip.open(path, "rb") as handle:
             return handle.read()
     return path.read_bytes()
-
-
-def _decodes_as_gb18030(path: Path, gz: bool) -> bool:
-    try:
-        _raw_text_bytes(path, gz).decode("gb18030")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def count_records(scan: FileScan, fmt: str, has_header: bool = True) -> int:
@@ -182,7 +175,10 @@ class FileReader:
             first = stream.readline()
         if first.startswith(codecs.BOM_UTF8):
             first = first[len(codecs.BOM_UTF8):]
-        line = first.decode("utf-8").rstrip("\r\n")
+        try:
+            line = first.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            raise NotUtf8(str(error)) from error
         if self.fmt.startswith(".jsonl"):
             return []  # JSONL has no header; columns are the union of the keys
         if not line.strip():
@@ -221,19 +217,22 @@ class FileReader:
             )
             return "skip"
 
-        reader = pacsv.open_csv(
-            self._text_stream(),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=32 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in self.header},
-                include_columns=present,
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        try:
+            reader = pacsv.open_csv(
+                self._text_stream(),
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=32 << 20),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in self.header},
+                    include_columns=present,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as error:
+            raise _as_not_utf8(error) from error
         cursor = 2  # the first data row is record 2 (header = 1)
-        for record in reader:
+        for record in _utf8_checked(reader):
             table = pa.Table.from_batches([record])
             pending = [n for n in invalid if n >= cursor]
             candidates = np.arange(cursor, cursor + table.num_rows + len(pending), dtype=np.int64)
@@ -288,6 +287,12 @@ class FileReader:
         return np.asarray(starts, dtype=np.int64)
 
     def _jsonl_batches(self, batch_rows: int) -> Iterator[RowBatch]:
+        try:
+            yield from self._jsonl_records(batch_rows)
+        except UnicodeDecodeError as error:
+            raise NotUtf8(str(error)) from error
+
+    def _jsonl_records(self, batch_rows: int) -> Iterator[RowBatch]:
         names: list[str] = []
         seen_names: set[str] = set()
         columns: dict[str, list[str]] = {name: [] for name in self.wanted}
@@ -334,6 +339,22 @@ class FileReader:
             table = pa.table({name: _arrow_text(record.column(name)) for name in present})
             yield RowBatch(table, np.arange(offset, offset + table.num_rows, dtype=np.int64))
             offset += table.num_rows
+
+
+def _utf8_checked(reader: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as error:
+            raise _as_not_utf8(error) from error
+        yield record
+
+
+def _as_not_utf8(error: pa.ArrowInvalid) -> Exception:
+    text = str(error).lower()
+    return NotUtf8(str(error)) if "utf8" in text or "utf-8" in text else error
 
 
 def _json_text(value: object) -> str:

@@ -32,7 +32,7 @@ class Settings:
     pseudonym_keys: dict[str, str]  # key id -> secret; the first is current
     encryption_keys: dict[str, str]  # key id -> base64 32-byte key; the first is current
     late_window_days: int = 6
-    ge_max_rows: int = 200_000
+    ge_max_rows: int = 100_000
     chunk_rows: int = 1_000_000
 
     @property
@@ -75,6 +75,6 @@ def load_settings(base: Path | None = None) -> Settings:
         pseudonym_keys=_keyring(env.get("CLAIMS_PSEUDONYM_KEYS"), DEV_PSEUDONYM_SECRET, environment, "CLAIMS_PSEUDONYM_KEYS"),
         encryption_keys=_keyring(env.get("CLAIMS_ENCRYPTION_KEYS"), DEV_ENCRYPTION_KEY, environment, "CLAIMS_ENCRYPTION_KEYS"),
         late_window_days=int(env.get("CLAIMS_LATE_WINDOW_DAYS", "6")),
-        ge_max_rows=int(env.get("CLAIMS_GE_MAX_ROWS", "200000")),
+        ge_max_rows=int(env.get("CLAIMS_GE_MAX_ROWS", "100000")),
         chunk_rows=int(env.get("CLAIMS_CHUNK_ROWS", "1000000")),
     )

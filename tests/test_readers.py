@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from claims.readers import FileReader, FileRejected, file_format, scan_file
+from claims.readers import FileReader, FileRejected, NotUtf8, detect_encoding, file_format, scan_file
 
 COLUMNS = ["a", "b", "c"]
 
@@ -20,7 +20,16 @@ COLUMNS = ["a", "b", "c"]
 def read(path: Path, wanted: list[str] = COLUMNS) -> tuple[FileReader, list[dict], list[int]]:
     fmt = file_format(path.name)
     assert fmt is not None
-    reader = FileReader(path, fmt, scan_file(path, fmt), wanted).open()
+    scan = scan_file(path, fmt)
+    try:
+        return _read(path, fmt, scan, wanted)
+    except NotUtf8:
+        scan.encoding = detect_encoding(path, fmt)
+        return _read(path, fmt, scan, wanted)
+
+
+def _read(path, fmt, scan, wanted):  # type: ignore[no-untyped-def]
+    reader = FileReader(path, fmt, scan, wanted).open()
     rows: list[dict] = []
     lines: list[int] = []
     seen = 0
@@ -51,18 +60,15 @@ def test_csv_with_bom_and_shuffled_columns(tmp_path: Path) -> None:
 
 def test_gb18030_csv_keeps_chinese_text(tmp_path: Path) -> None:
     path = write(tmp_path / "x.csv", "a,b,c\n张三,李四,王五\n".encode("gb18030"))
-    scan = scan_file(path, ".csv")
-    assert scan.encoding == "gb18030"
+    assert detect_encoding(path, ".csv") == "gb18030"
     _, rows, _ = read(path)
     assert rows == [{"a": "张三", "b": "李四", "c": "王五"}]
 
 
 def test_undecodable_file_is_rejected_whole(tmp_path: Path) -> None:
     path = write(tmp_path / "x.csv", b"a,b,c\n\x81\x20\xff,1,2\n")
-    scan = scan_file(path, ".csv")
-    assert scan.encoding is None
     with pytest.raises(FileRejected) as raised:
-        FileReader(path, ".csv", scan, COLUMNS).open()
+        read(path)
     assert raised.value.code == "UNDECODABLE"
 
 
@@ -154,3 +160,12 @@ def test_same_bytes_same_sha_whatever_the_name(tmp_path: Path) -> None:
 ])
 def test_formats_by_extension(name: str, fmt: str | None) -> None:
     assert file_format(name) == fmt
+
+
+def test_a_late_non_utf8_row_sends_the_file_to_gb18030(tmp_path: Path) -> None:
+    rows = "".join(f"{i},x,y\n" for i in range(50_000))
+    path = write(tmp_path / "x.csv", ("a,b,c\n" + rows + "1,王五,z\n").encode("gb18030"))
+    with pytest.raises(NotUtf8):
+        _read(path, ".csv", scan_file(path, ".csv"), COLUMNS)
+    _, rows_read, _ = read(path)
+    assert len(rows_read) == 50_001 and rows_read[-1]["b"] == "王五"

@@ -27,9 +27,19 @@ from sqlalchemy.orm import Session
 from claims import reasons
 from claims.ingest import checks
 from claims.ingest.discovery import Discovery, LandingObject, discover
+from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, order_stats, to_lake_rows
 from claims.ledger.models import ClaimVersion, LandingDelivery, LandingFile, OrderStats, Rejection
 from claims.privacy import Cipher, Pseudonymiser, mask_account
-from claims.readers import FileReader, FileRejected, FileScan, count_records, file_format, scan_file
+from claims.readers import (
+    FileReader,
+    FileRejected,
+    FileScan,
+    NotUtf8,
+    count_records,
+    detect_encoding,
+    file_format,
+    scan_file,
+)
 from claims.reference import Reference
 from claims.settings import Settings
 from claims.store import Store
@@ -195,6 +205,15 @@ class Ingestor:
             self._commit(outcome, day, duplicate_of.id)
             return
 
+        try:
+            self._read_rows(source, obj, day, path, fmt, scan, outcome)
+        except NotUtf8:
+            scan.encoding = detect_encoding(path, fmt)
+            outcome.encoding = scan.encoding
+            self._read_rows(source, obj, day, path, fmt, scan, outcome)
+
+    def _read_rows(self, source: str, obj: LandingObject, day: date, path: Path, fmt: str, scan: FileScan,
+                   outcome: FileOutcome) -> None:
         columns, check, key = checks.CHECKS[source]
         reader = FileReader(path, fmt, scan, columns)
         try:
@@ -210,6 +229,8 @@ class Ingestor:
         outcome.rows_in = reader.row_estimate()
         missing = [name for name in columns if name not in reader.header]
         if missing:
+            if scan.encoding == "utf-8" and detect_encoding(path, fmt) is None:
+                raise NotUtf8("undecodable body behind a readable header")  # UNDECODABLE comes first
             self._reject_missing(outcome, missing, day)
             return
         outcome.extra_columns = [name for name in reader.header if name not in columns]
@@ -241,59 +262,63 @@ class Ingestor:
     # -- rows ----------------------------------------------------------------------------
     def _load_rows(self, source, obj, day, reader, outcome, check, key, columns) -> None:  # type: ignore[no-untyped-def]
         partition = checks.Partition(source, obj.platform_code, obj.partition_date)
-        valid_parts: list[pa.Table] = []
+        staging = OrderStaging() if source == "orders" else None
+        claim_parts: list[pa.Table] = []
         rejections: list[RejectionLine] = []
         rejected_rows = 0
         raw_rows = 0
         ge_frames: list[pa.Table] = []
-        for batch in reader.batches(self.settings.chunk_rows):
-            table = batch.table
-            raw_rows += table.num_rows
-            if table.num_rows == 0:
-                continue
-            verdicts = check(table, partition, self.reference)
-            rejected = verdicts.rejected()
-            rejected_rows += int(rejected.sum())
-            rejections.extend(_row_rejections(table, batch.lines, verdicts, key))
-            room = self.settings.ge_max_rows - sum(frame.num_rows for frame in ge_frames)
-            if room > 0:
-                ge_frames.append(table.slice(0, room))
-            keep = ~rejected
-            if keep.any():
-                valid_parts.append(self._typed(table, batch.lines, verdicts, keep))
-        outcome.rows_in = raw_rows + len(reader.malformed)
-        if reader.fmt.startswith(".jsonl"):
-            # JSONL has no header: its columns are the keys its records use.
-            missing = [name for name in columns if name not in reader.header]
-            if missing and raw_rows:
-                self._reject_missing(outcome, missing, day)
-                return
-            outcome.extra_columns = [name for name in reader.header if name not in columns]
-        for malformed in reader.malformed:
-            rejections.append(RejectionLine(malformed.line, "", "", "MALFORMED_ROW",
-                                            f"{reasons.message('MALFORMED_ROW')}: {malformed.detail}"))
-        rejected_rows += len(reader.malformed)
-        if reader.needs_line_remap(raw_rows):
-            starts = reader.line_map()
-            for item in rejections:
-                if 0 < item.line < len(starts):
-                    item.line = int(starts[item.line])
-            valid_parts = [_remap_lines(part, starts) for part in valid_parts]
-
-        valid = pa.concat_tables(valid_parts) if valid_parts else None
-        if valid is not None and valid.num_rows:
-            valid, in_file = self._drop_repeats(valid, key)
-            rejections.extend(in_file)
-            rejected_rows += len(in_file)
-        if ge_frames:
-            outcome.validation = self._great_expectations(source, partition, ge_frames)
-        rejections.sort(key=lambda item: item.line)
-        outcome.rejections = rejections
-        outcome.rows_rejected = rejected_rows
-        if source == "orders":
-            self._load_orders(obj, day, outcome, valid)
-        else:
-            self._load_claims(obj, day, outcome, valid)
+        try:
+            for batch in reader.batches(self.settings.chunk_rows):
+                table = batch.table
+                raw_rows += table.num_rows
+                if table.num_rows == 0:
+                    continue
+                verdicts = check(table, partition, self.reference)
+                rejected = verdicts.rejected()
+                rejected_rows += int(rejected.sum())
+                rejections.extend(_row_rejections(table, batch.lines, verdicts, key))
+                room = self.settings.ge_max_rows - sum(frame.num_rows for frame in ge_frames)
+                if room > 0:
+                    ge_frames.append(table.slice(0, room))
+                keep = ~rejected
+                if not keep.any():
+                    continue
+                typed = self._typed(table, batch.lines, verdicts, keep)
+                if staging is not None:
+                    staging.add(to_lake_rows(typed, obj.partition_date, self.reference, self.pseudonymiser))
+                else:
+                    claim_parts.append(typed)
+            outcome.rows_in = raw_rows + len(reader.malformed)
+            if reader.fmt.startswith(".jsonl"):
+                # JSONL has no header: its columns are the keys its records use.
+                missing = [name for name in columns if name not in reader.header]
+                if missing and raw_rows:
+                    self._reject_missing(outcome, missing, day)
+                    return
+                outcome.extra_columns = [name for name in reader.header if name not in columns]
+            for malformed in reader.malformed:
+                rejections.append(RejectionLine(malformed.line, "", "", "MALFORMED_ROW",
+                                                f"{reasons.message('MALFORMED_ROW')}: {malformed.detail}"))
+            rejected_rows += len(reader.malformed)
+            starts = None
+            if reader.needs_line_remap(raw_rows):
+                starts = reader.line_map()
+                for item in rejections:
+                    if 0 < item.line < len(starts):
+                        item.line = int(starts[item.line])
+                claim_parts = [_remap_lines(part, starts) for part in claim_parts]
+            if ge_frames:
+                outcome.validation = self._great_expectations(source, partition, ge_frames)
+            outcome.rejections = rejections
+            outcome.rows_rejected = rejected_rows
+            if staging is not None:
+                self._load_orders(obj, day, outcome, staging, starts)
+            else:
+                self._load_claims(obj, day, outcome, claim_parts, key)
+        finally:
+            if staging is not None:
+                staging.discard()
 
     def _typed(self, table: pa.Table, lines: np.ndarray, verdicts: checks.Verdicts, keep: np.ndarray) -> pa.Table:
         mask = pa.array(keep)
@@ -313,6 +338,86 @@ class Ingestor:
         data["line"] = pa.array(lines[keep], pa.int64())
         return pa.table(data)
 
+    def _great_expectations(self, source: str, partition: checks.Partition, frames: list[pa.Table]) -> dict | None:
+        try:
+            from claims.ingest.quality import validate_with_great_expectations
+        except ImportError:  # pragma: no cover - validations package absent
+            return None
+        return validate_with_great_expectations(source, partition, pa.concat_tables(frames), self.reference)
+
+    # -- orders ----------------------------------------------------------------------------
+    def _load_orders(self, obj: LandingObject, day: date, outcome: FileOutcome, staging: OrderStaging,
+                     line_starts: np.ndarray | None) -> None:
+        stats: list[dict] = []
+        key = None
+        if staging.rows:
+            staging.close()
+            lines = staging.all_lines() if line_starts is None else line_starts[staging.all_lines()]
+            ids = staging.all_ids()
+            repeat = staging.repeats()
+            drop = repeat.copy()
+            found = [
+                RejectionLine(int(line), order_id[:RECORD_ID_MAX], "order_id", "DUPLICATE_IN_FILE",
+                              _message("DUPLICATE_IN_FILE", "order_id", order_id))
+                for line, order_id in zip(lines[repeat].tolist(), pc.filter(ids, pa.array(repeat)).to_pylist(), strict=True)
+            ]
+            unchanged, clashes, seen = self._against_loaded_orders(obj, staging, ids, ~repeat, lines)
+            drop |= seen
+            found.extend(clashes)
+            outcome.rows_unchanged = unchanged
+            outcome.rows_rejected += len(found)
+            outcome.rejections = sorted(outcome.rejections + found, key=lambda item: item.line)
+            outcome.rows_loaded = int((~drop).sum())
+            if outcome.rows_loaded:
+                key = lake_key(obj.platform_code, obj.partition_date, outcome.sha256)
+                summary = staging.publish(self.lake, key, ~drop, line_starts)
+                outcome.premium_mismatches = int(pc.sum(summary["premium_mismatch"]).as_py() or 0)
+                stats = [dict(row, platform_code=obj.platform_code, accepted_date=obj.partition_date, business_day=day)
+                         for row in order_stats(summary)]
+        else:
+            outcome.rejections = sorted(outcome.rejections, key=lambda item: item.line)
+        self._commit(outcome, day, None, lake_key=key, order_stats=stats)
+
+    def _loaded_lake_keys(self, platform_code: str, partition_date: date) -> list[str]:
+        with Session(self.engine) as session:
+            return [
+                key for (key,) in session.execute(
+                    select(LandingFile.lake_key).where(
+                        LandingFile.source == "orders",
+                        LandingFile.platform_code == platform_code,
+                        LandingFile.partition_date == partition_date,
+                        LandingFile.lake_key.is_not(None),
+                    ).order_by(LandingFile.id)
+                )
+                if key is not None
+            ]
+
+    def _against_loaded_orders(self, obj: LandingObject, staging: OrderStaging, ids: pa.ChunkedArray,
+                               candidates: np.ndarray, lines: np.ndarray) -> tuple[int, list[RejectionLine], np.ndarray]:
+        """Orders of this partition loaded before from other files: an identical row
+        is already in the ledger (unchanged); a different one is DUPLICATE_KEY.
+        Returns (unchanged count, clashes, rows already loaded)."""
+        keys = self._loaded_lake_keys(obj.platform_code, obj.partition_date)
+        seen = np.zeros(len(ids), dtype=bool)
+        if not keys:
+            return 0, [], seen
+        loaded = loaded_ids(self.lake, keys)
+        seen = _np_mask(pc.is_in(ids, value_set=loaded["order_id"])) & candidates
+        if not seen.any():
+            return 0, [], seen
+        rows = staging.rows_where(seen, COMPARED)
+        previous = {
+            row["order_id"]: row
+            for row in loaded.filter(pc.is_in(loaded["order_id"], value_set=rows["order_id"])).to_pylist()
+        }
+        clashes = []
+        for line, row in zip(lines[seen].tolist(), rows.to_pylist(), strict=True):
+            before = previous[row["order_id"]]
+            if any(_plain(before[name]) != _plain(row[name]) for name in COMPARED):
+                clashes.append(RejectionLine(int(line), row["order_id"][:RECORD_ID_MAX], "order_id", "DUPLICATE_KEY",
+                                             _message("DUPLICATE_KEY", "order_id", row["order_id"])))
+        return int(seen.sum()) - len(clashes), clashes, seen
+
     def _drop_repeats(self, valid: pa.Table, key: str) -> tuple[pa.Table, list[RejectionLine]]:
         """DUPLICATE_IN_FILE: the second and later rows of a key; the first stands."""
         encoded = pc.dictionary_encode(valid[key]).combine_chunks()
@@ -331,142 +436,15 @@ class Ingestor:
         ]
         return valid.filter(pa.array(~repeat)), found
 
-    def _great_expectations(self, source: str, partition: checks.Partition, frames: list[pa.Table]) -> dict | None:
-        try:
-            from claims.ingest.quality import validate_with_great_expectations
-        except ImportError:  # pragma: no cover - validations package absent
-            return None
-        return validate_with_great_expectations(source, partition, pa.concat_tables(frames), self.reference)
-
-    # -- orders ----------------------------------------------------------------------------
-    def _load_orders(self, obj: LandingObject, day: date, outcome: FileOutcome, valid: pa.Table | None) -> None:
-        stats: list[dict] = []
-        lake_key = None
-        if valid is not None and valid.num_rows:
-            valid = self._orders_for_lake(valid, outcome)
-            valid, unchanged, clashes = self._against_loaded_orders(obj, valid)
-            outcome.rows_unchanged = unchanged
-            outcome.rejections.extend(clashes)
-            outcome.rejections.sort(key=lambda item: item.line)
-            outcome.rows_rejected += len(clashes)
-            if valid.num_rows:
-                lake_key = f"orders/platform={obj.platform_code}/date={obj.partition_date.isoformat()}/{outcome.sha256}.parquet"
-                self._write_lake(lake_key, valid)
-                outcome.premium_mismatches = int(pc.sum(valid["premium_mismatch"]).as_py() or 0)
-                stats = self._order_stats(valid, obj, day)
-            outcome.rows_loaded = valid.num_rows
-        self._commit(outcome, day, None, lake_key=lake_key, order_stats=stats)
-
-    def _orders_for_lake(self, valid: pa.Table, outcome: FileOutcome) -> pa.Table:
-        reference = self.reference
-        combos = pc.binary_join_element_wise(valid["platform_code"], valid["industry"], valid["province_code"], "|")
-        unique = pc.unique(combos).to_pylist()
-        rates = []
-        for combo in unique:
-            platform_code, industry, province_code = combo.split("|")
-            rate = reference.premium_fen(platform_code, industry, province_code, outcome.partition_date)
-            rates.append(-1 if rate is None else rate)
-        expected = pc.take(pa.array(rates, pa.int64()), pc.index_in(combos, value_set=pa.array(unique)))
-        return pa.table({
-            "order_id": valid["order_id"],
-            "platform_code": valid["platform_code"],
-            "worker_ref": self.pseudonymiser.pseudonyms(valid["worker_id"]),
-            "pseudonym_key_id": pa.array([self.pseudonymiser.key_id] * valid.num_rows, pa.string()).dictionary_encode(),
-            "industry": valid["industry"].dictionary_encode(),
-            "province_code": valid["province_code"],
-            "city_code": valid["city_code"],
-            "accepted_at": valid["accepted_at"],
-            "completed_at": valid["completed_at"],
-            "status": valid["status"].dictionary_encode(),
-            "premium_fen": valid["premium_fen"],
-            "expected_premium_fen": expected,
-            "premium_mismatch": pc.not_equal(valid["premium_fen"], expected),
-            "line": valid["line"],
-        })
-
-    def _loaded_lake_keys(self, platform_code: str, partition_date: date) -> list[str]:
-        with Session(self.engine) as session:
-            return [
-                key for (key,) in session.execute(
-                    select(LandingFile.lake_key).where(
-                        LandingFile.source == "orders",
-                        LandingFile.platform_code == platform_code,
-                        LandingFile.partition_date == partition_date,
-                        LandingFile.lake_key.is_not(None),
-                    ).order_by(LandingFile.id)
-                )
-                if key is not None
-            ]
-
-    def _against_loaded_orders(self, obj: LandingObject, valid: pa.Table) -> tuple[pa.Table, int, list[RejectionLine]]:
-        """Orders of this partition loaded before from other files: an identical row
-        is already in the ledger (unchanged); a different one is DUPLICATE_KEY."""
-        import pyarrow.parquet as pq
-
-        compared = ["order_id", "worker_ref", "industry", "province_code", "city_code",
-                    "accepted_at", "completed_at", "status", "premium_fen"]
-        earlier = []
-        for lake_key in self._loaded_lake_keys(obj.platform_code, obj.partition_date):
-            with self.lake.local_copy(lake_key) as path:
-                earlier.append(pq.read_table(path, columns=compared))
-        if not earlier:
-            return valid, 0, []
-        loaded = pa.concat_tables(earlier)
-        seen = _np_mask(pc.is_in(valid["order_id"], value_set=loaded["order_id"]))
-        if not seen.any():
-            return valid, 0, []
-        previous = {row["order_id"]: row for row in loaded.filter(pc.is_in(loaded["order_id"], value_set=pc.filter(valid["order_id"], pa.array(seen)))).to_pylist()}
-        candidates = valid.filter(pa.array(seen)).select(compared + ["line"]).to_pylist()
-        clashes = []
-        for row in candidates:
-            line = row.pop("line")
-            before = previous[row["order_id"]]
-            if any(_plain(before[name]) != _plain(row[name]) for name in compared):
-                clashes.append(RejectionLine(line, row["order_id"][:RECORD_ID_MAX], "order_id", "DUPLICATE_KEY",
-                                             _message("DUPLICATE_KEY", "order_id", row["order_id"])))
-        unchanged = int(seen.sum()) - len(clashes)
-        return valid.filter(pa.array(~seen)), unchanged, clashes
-
-    def _write_lake(self, lake_key: str, table: pa.Table) -> None:
-        import tempfile
-
-        import pyarrow.parquet as pq
-
-        with tempfile.TemporaryDirectory(prefix="claims-lake-") as folder:
-            path = Path(folder) / "part.parquet"
-            pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
-            self.lake.put_file(lake_key, path)
-
-    def _order_stats(self, valid: pa.Table, obj: LandingObject, day: date) -> list[dict]:
-        grouped = pa.table({
-            "province_code": valid["province_code"],
-            "city_code": valid["city_code"],
-            "industry": valid["industry"].cast(pa.string()),
-            "completed": pc.cast(pc.equal(valid["status"].cast(pa.string()), "completed"), pa.int64()),
-            "premium_fen": valid["premium_fen"],
-            "expected_premium_fen": pc.max_element_wise(valid["expected_premium_fen"], 0),
-            "mismatch": pc.cast(valid["premium_mismatch"], pa.int64()),
-        }).group_by(["province_code", "city_code", "industry"]).aggregate([
-            ("completed", "count"), ("completed", "sum"), ("premium_fen", "sum"),
-            ("expected_premium_fen", "sum"), ("mismatch", "sum"),
-        ])
-        rows = []
-        for item in grouped.to_pylist():
-            rows.append({
-                "platform_code": obj.platform_code, "accepted_date": obj.partition_date, "business_day": day,
-                "province_code": item["province_code"], "city_code": item["city_code"], "industry": item["industry"],
-                "order_count": item["completed_count"], "completed_count": item["completed_sum"],
-                "cancelled_count": item["completed_count"] - item["completed_sum"],
-                "premium_fen": item["premium_fen_sum"], "expected_premium_fen": item["expected_premium_fen_sum"],
-                "premium_mismatches": item["mismatch_sum"],
-            })
-        return sorted(rows, key=lambda r: (r["province_code"], r["city_code"], r["industry"]))
-
     # -- claims ----------------------------------------------------------------------------
-    def _load_claims(self, obj: LandingObject, day: date, outcome: FileOutcome, valid: pa.Table | None) -> None:
+    def _load_claims(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table], key: str) -> None:
         versions: list[dict] = []
         unchanged = 0
+        valid = pa.concat_tables(parts) if parts else None
         if valid is not None and valid.num_rows:
+            valid, repeats = self._drop_repeats(valid, key)
+            outcome.rejections = sorted(outcome.rejections + repeats, key=lambda item: item.line)
+            outcome.rows_rejected += len(repeats)
             with Session(self.engine) as session:
                 for row in valid.to_pylist():
                     content = self._claim_content_hash(row)
