@@ -115,6 +115,11 @@ class NotUtf8(Exception):
     """Raised while reading a file that turned out not to be valid UTF-8."""
 
 
+class NeedExactLines(Exception):
+    """A multi-threaded CSV read met a malformed row, whose line only a
+    single-threaded read can tell: read the file again with ``exact_lines``."""
+
+
 def detect_encoding(path: Path, fmt: str) -> str | None:
     """Strict UTF-8, else strict GB18030, else None (undecodable)."""
     raw = _raw_text_bytes(path, fmt.endswith(".gz"))
@@ -151,6 +156,9 @@ class FileReader:
     header: list[str] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
     blank_rows: int = 0
+    #: Parse single-threaded so that malformed rows come with their line (slower;
+    #: only after a multi-threaded read met one).
+    exact_lines: bool = False
 
     def open(self) -> FileReader:
         if self.fmt == ".parquet":
@@ -210,7 +218,12 @@ class FileReader:
         present = [name for name in self.wanted if name in self.header]
         invalid: list[int] = []
 
+        met_invalid: list[bool] = []
+
         def on_invalid(row: pacsv.InvalidRow) -> str:
+            if row.number is None:  # multi-threaded: the line is unknown
+                met_invalid.append(True)
+                return "skip"
             invalid.append(int(row.number))
             self.malformed.append(
                 Malformed(int(row.number), f"expected {row.expected_columns} fields, found {row.actual_columns}")
@@ -220,7 +233,7 @@ class FileReader:
         try:
             reader = pacsv.open_csv(
                 self._text_stream(),
-                read_options=pacsv.ReadOptions(use_threads=False, block_size=32 << 20),
+                read_options=pacsv.ReadOptions(use_threads=not self.exact_lines, block_size=32 << 20),
                 parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types={name: pa.string() for name in self.header},
@@ -233,6 +246,8 @@ class FileReader:
             raise _as_not_utf8(error) from error
         cursor = 2  # the first data row is record 2 (header = 1)
         for record in _utf8_checked(reader):
+            if met_invalid:
+                raise NeedExactLines()
             table = pa.Table.from_batches([record])
             pending = [n for n in invalid if n >= cursor]
             candidates = np.arange(cursor, cursor + table.num_rows + len(pending), dtype=np.int64)
@@ -243,6 +258,8 @@ class FileReader:
                 cursor = int(numbers[-1]) + 1
             table, numbers = self._drop_blank(table, numbers)
             yield RowBatch(table, numbers)
+        if met_invalid:
+            raise NeedExactLines()
 
     def _drop_blank(self, table: pa.Table, numbers: np.ndarray) -> tuple[pa.Table, np.ndarray]:
         import pyarrow.compute as pc

@@ -12,7 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from claims.readers import FileReader, FileRejected, NotUtf8, detect_encoding, file_format, scan_file
+from claims.readers import (
+    FileReader,
+    FileRejected,
+    NeedExactLines,
+    NotUtf8,
+    detect_encoding,
+    file_format,
+    scan_file,
+)
 
 COLUMNS = ["a", "b", "c"]
 
@@ -21,15 +29,19 @@ def read(path: Path, wanted: list[str] = COLUMNS) -> tuple[FileReader, list[dict
     fmt = file_format(path.name)
     assert fmt is not None
     scan = scan_file(path, fmt)
-    try:
-        return _read(path, fmt, scan, wanted)
-    except NotUtf8:
-        scan.encoding = detect_encoding(path, fmt)
-        return _read(path, fmt, scan, wanted)
+    exact = False
+    for _attempt in range(3):
+        try:
+            return _read(path, fmt, scan, wanted, exact)
+        except NotUtf8:
+            scan.encoding = detect_encoding(path, fmt)
+        except NeedExactLines:
+            exact = True
+    raise AssertionError("the reader never settled")
 
 
-def _read(path, fmt, scan, wanted):  # type: ignore[no-untyped-def]
-    reader = FileReader(path, fmt, scan, wanted).open()
+def _read(path, fmt, scan, wanted, exact=False):  # type: ignore[no-untyped-def]
+    reader = FileReader(path, fmt, scan, wanted, exact_lines=exact).open()
     rows: list[dict] = []
     lines: list[int] = []
     seen = 0
@@ -169,3 +181,11 @@ def test_a_late_non_utf8_row_sends_the_file_to_gb18030(tmp_path: Path) -> None:
         _read(path, ".csv", scan_file(path, ".csv"), COLUMNS)
     _, rows_read, _ = read(path)
     assert len(rows_read) == 50_001 and rows_read[-1]["b"] == "王五"
+
+
+def test_a_malformed_row_in_a_threaded_read_asks_for_an_exact_read(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.csv", b"a,b,c\n1,2,3\n4,5\n")
+    with pytest.raises(NeedExactLines):
+        _read(path, ".csv", scan_file(path, ".csv"), COLUMNS)
+    reader, rows, _ = read(path)
+    assert [m.line for m in reader.malformed] == [3] and len(rows) == 1

@@ -10,6 +10,7 @@ is the lake file; otherwise it is rewritten once without the dropped rows.
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -86,6 +87,10 @@ class OrderStaging:
     lines: list[np.ndarray] = field(default_factory=list)
     rows: int = 0
     _writer: pq.ParquetWriter | None = None
+    #: Parquet encoding runs on a second thread (Arrow releases the GIL) while the
+    #: next batch is parsed and checked; at most one batch waits.
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
+    _pending: Future | None = None
 
     @property
     def path(self) -> Path:
@@ -94,15 +99,24 @@ class OrderStaging:
     def add(self, rows: pa.Table) -> None:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, LAKE_SCHEMA, compression="zstd")
-        self._writer.write_table(rows, row_group_size=1_000_000)
+        self._wait()
+        self._pending = self._pool.submit(self._writer.write_table, rows, row_group_size=1_000_000)
         self.ids.append(rows["order_id"].combine_chunks())
         self.lines.append(rows["line"].to_numpy())
         self.rows += rows.num_rows
 
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def all_ids(self) -> pa.ChunkedArray:
         return pa.chunked_array(self.ids, pa.string())
@@ -112,9 +126,12 @@ class OrderStaging:
 
     def repeats(self) -> np.ndarray:
         """Rows whose order id an earlier row of the file already used."""
-        encoded = pc.dictionary_encode(self.all_ids()).combine_chunks() if self.rows else None
         repeat = np.zeros(self.rows, dtype=bool)
-        if encoded is None or len(encoded.dictionary) == len(encoded):
+        ids = self.all_ids()
+        if self.rows < 2 or _strictly_increasing(ids):
+            return repeat  # platforms often export in id order: then every id is new
+        encoded = pc.dictionary_encode(ids).combine_chunks()
+        if len(encoded.dictionary) == len(encoded):
             return repeat  # every key once: the common case needs no sort
         indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         _, first = np.unique(indices, return_index=True)
@@ -155,8 +172,16 @@ class OrderStaging:
     def discard(self) -> None:
         import shutil
 
-        self.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            self.close()
+        finally:
+            self._pool.shutdown(wait=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _strictly_increasing(ids: pa.ChunkedArray) -> bool:
+    column = ids.combine_chunks()
+    return bool(pc.all(pc.less(column.slice(0, len(column) - 1), column.slice(1))).as_py())
 
 
 def loaded_ids(lake: Store, keys: list[str]) -> pa.Table:

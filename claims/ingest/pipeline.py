@@ -34,6 +34,7 @@ from claims.readers import (
     FileReader,
     FileRejected,
     FileScan,
+    NeedExactLines,
     NotUtf8,
     count_records,
     detect_encoding,
@@ -205,17 +206,24 @@ class Ingestor:
             self._commit(outcome, day, duplicate_of.id)
             return
 
-        try:
-            self._read_rows(source, obj, day, path, fmt, scan, outcome)
-        except NotUtf8:
-            scan.encoding = detect_encoding(path, fmt)
-            outcome.encoding = scan.encoding
-            self._read_rows(source, obj, day, path, fmt, scan, outcome)
+        exact_lines = False
+        for _attempt in range(3):
+            try:
+                self._read_rows(source, obj, day, path, fmt, scan, outcome, exact_lines)
+                return
+            except NotUtf8:
+                scan.encoding = detect_encoding(path, fmt)
+                outcome.encoding = scan.encoding
+            except NeedExactLines:
+                exact_lines = True
+        raise RuntimeError(f"{obj.key}: could not settle how to read the file")
 
     def _read_rows(self, source: str, obj: LandingObject, day: date, path: Path, fmt: str, scan: FileScan,
-                   outcome: FileOutcome) -> None:
+                   outcome: FileOutcome, exact_lines: bool) -> None:
+        """Read, check and load the rows; raises NotUtf8 or NeedExactLines (before
+        anything is committed) when the file has to be read another way."""
         columns, check, key = checks.CHECKS[source]
-        reader = FileReader(path, fmt, scan, columns)
+        reader = FileReader(path, fmt, scan, columns, exact_lines=exact_lines)
         try:
             reader.open()
         except FileRejected as rejected:
