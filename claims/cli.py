@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 from claims.calendar import parse_business_day
 
@@ -22,21 +23,28 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     from claims.ingest import SOURCES, pending_partitions
     from claims.ledger.db import engine_for, upgrade
     from claims.settings import load_settings
-    from claims.summary import day_summary
+    from claims.summary import day_summary, deliveries_of
 
     settings = load_settings()
     upgrade(settings.database_url)
     from claims_dags.runner import run_dags
 
+    engine = engine_for(settings.database_url)
+    before = deliveries_of(engine, args.day)
     outcomes = run_dags(args.day)
+    new_files = deliveries_of(engine, args.day) - before
     dag_lines = []
     for outcome in outcomes:
         failed = [task for task, state in outcome.task_states.items() if state not in ("success", "skipped")]
         mark = "FAILED" if outcome.failed else "ok"
         detail = f" (failed: {', '.join(failed)})" if failed else ""
         dag_lines.append(f"  {outcome.dag_id:<20}{mark}{detail}")
-    not_arrived = [p for source in SOURCES for p in pending_partitions(source, args.day.isoformat(), settings)]
-    print(day_summary(engine_for(settings.database_url), args.day, not_arrived, ["DAG runs:"] + dag_lines))
+    try:
+        not_arrived = [p for source in SOURCES for p in pending_partitions(source, args.day.isoformat(), settings)]
+    except Exception as error:  # noqa: BLE001 - the landing zone itself is unreachable: say so, keep the summary
+        not_arrived = [f"(the landing zone could not be listed: {type(error).__name__})"]
+    dag_lines.append(f"  new files read by this run: {new_files}")
+    print(day_summary(engine, args.day, not_arrived, ["DAG runs:"] + dag_lines))
     return 1 if any(outcome.failed for outcome in outcomes) else 0
 
 
@@ -58,8 +66,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     landing = open_store(args.landing or load_settings().landing_url)
     report = simulate_day(args.date, landing, orders=args.orders, seed=args.seed, defect_share=args.defect_share)
-    totals = report.to_dict().get("totals", {})
-    print(f"simulated {args.date.isoformat()} into {landing.url}: {json.dumps(totals)}")
+    totals = report.totals()
+    print(f"simulated {args.date.isoformat()} into {landing.url}")
+    for dataset, figures in totals["by_dataset"].items():
+        if figures["files"]:
+            print(f"  {dataset:<13}{figures['files']:>4} files {figures['rows_in']:>10,} rows "
+                  f"({figures['rejected_rows']:,} with planted defects)")
+    if args.report:
+        Path(args.report).write_text(report.to_json(), encoding="utf-8")
+        print(f"  expected outcome of every file: {args.report}")
     return 0
 
 
@@ -96,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--defect-share", type=float, default=0.01)
     simulate.add_argument("--landing", help="landing URL (default: CLAIMS_LANDING_URL)")
+    simulate.add_argument("--report", help="write the expected outcome of every file (JSON) here")
     simulate.set_defaults(handler=cmd_simulate)
 
     db = commands.add_parser("db", help="the ledger schema")

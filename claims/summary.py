@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import LandingDelivery, LandingFile, Rejection
@@ -54,3 +54,11 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
         if len(not_arrived) > len(shown):
             lines.append(f"  ... and {len(not_arrived) - len(shown)} more")
     return "\n".join(lines)
+
+
+def deliveries_of(engine: Engine, day: date) -> int:
+    """How many landing objects runs of ``day`` have read so far."""
+    with Session(engine) as session:
+        return int(session.scalar(
+            select(func.count()).select_from(LandingDelivery).where(LandingDelivery.business_day == day)
+        ) or 0)

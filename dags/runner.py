@@ -65,6 +65,7 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
     from airflow import settings as airflow_settings
 
     airflow_settings.configure_orm()
+    warnings.simplefilter("ignore")  # Airflow's start-up turned warnings back on
     migrate_metadata_db()
     from airflow.dag_processing.dagbag import DagBag
 

@@ -120,3 +120,17 @@ def test_postgresql_with_landing_and_outbox_on_s3(
     before = {key: outbox.read_bytes(key) for key in keys("") if not key.startswith("quality/")}
     run_day(env, tmp_path)
     assert {key: outbox.read_bytes(key) for key in keys("") if not key.startswith("quality/")} == before
+
+
+def test_a_failed_task_makes_run_day_exit_non_zero(tmp_path: Path) -> None:
+    """dag.test() only logs a task's exception: the exit code must come from task states."""
+    env = base_env(tmp_path)
+    env.update({"CLAIMS_LANDING_URL": "s3://nowhere/landing", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_MAX_ATTEMPTS": "1"})
+    done = subprocess.run(
+        [str(CLAIMS_COMMAND), "run-day", DAY.isoformat()], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "FAILED" in done.stdout and "partitions_arrived" in done.stdout
