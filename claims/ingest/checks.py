@@ -45,12 +45,12 @@ BANK_CODE = r"^[0-9]{12}$"
 RESIDENT_ID = r"^[0-9]{17}[0-9X]$"
 CARD_NUMBER = r"^[0-9]{16,19}$"
 TIMESTAMP = (
-    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"
-    r"(?P<fraction>\.[0-9]{1,9})?(?P<offset>Z|[+-][0-9]{2}:?[0-9]{2})?$"
+    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ](?P<minute>[0-9]{2}:[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?P<fraction>\.[0-9]{1,9})?)?(?P<offset>Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 #: The same shape, with offsets bounded as the exact path bounds them (at most 14 h).
 TIMESTAMP_SHAPE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
     r"(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])?$"
 )
 SHANGHAI_OFFSET_US = 8 * 3600 * 1_000_000  # Asia/Shanghai has kept UTC+8 since 1991
@@ -224,9 +224,10 @@ def parse_timestamps_exact(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     values = np.zeros(len(column), dtype=np.int64)
     if not matched.any():
         return matched, values
-    base = pc.binary_join_element_wise(
-        pc.struct_field(parts, "date"), pc.struct_field(parts, "time"), "T"
-    )
+    second = pc.struct_field(parts, "second")
+    second = pc.if_else(pc.equal(second, ""), "00", second)
+    clock = pc.binary_join_element_wise(pc.struct_field(parts, "minute"), second, ":")
+    base = pc.binary_join_element_wise(pc.struct_field(parts, "date"), clock, "T")
     naive = pc.strptime(base, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
     # strptime rolls impossible dates over (Feb 30 -> Mar 2): require a round trip.
     round_trip = pc.strftime(naive.cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S")
