@@ -11,7 +11,7 @@ from claims.reference import load_reference
 from claims.settings import Settings, load_settings
 from claims.store import open_store
 
-SOURCES = ("orders", "claims")
+SOURCES = ("orders", "claims", "determinations")
 
 
 @dataclass(frozen=True)
@@ -89,5 +89,5 @@ def pending_partitions(source: str, day_text: str, settings: Settings | None = N
     found = discover(
         open_store(settings.landing_url), source, parse_business_day(day_text),
         sorted(load_reference().platforms), 0,
-    )
+    )  # feeds without a platform level expect the one partition {source}/date=D/
     return found.not_arrived

@@ -26,6 +26,10 @@ CLAIM_COLUMNS = [
     "inpatient_days", "medical_cost_fen", "disability_assessment", "liability_disputed",
     "documents", "reported_at", "payee_account", "payee_bank_code",
 ]
+DETERMINATION_COLUMNS = [
+    "claim_id", "platform_code", "decision", "approved_amount_fen", "reason", "decided_at", "decided_by",
+]
+DETERMINATION_DECISIONS = ("approved", "rejected")
 INDUSTRIES = ("ride_hailing", "instant_delivery", "freight")
 ORDER_STATUSES = ("completed", "cancelled")
 INJURY_TYPES = (
@@ -290,8 +294,9 @@ def _platform(verdicts: Verdicts, table: pa.Table, partition: Partition, referen
     usable = _required(verdicts, table, "platform_code")
     registered = is_in(table["platform_code"], set(reference.platforms))
     verdicts.fail("platform_code", "UNKNOWN_PLATFORM", usable & ~registered)
-    same = _np(pc.equal(table["platform_code"], partition.platform_code))
-    verdicts.fail("platform_code", "PLATFORM_MISMATCH", usable & registered & ~same)
+    if partition.platform_code:  # feeds without a platform level check codes only
+        same = _np(pc.equal(table["platform_code"], partition.platform_code))
+        verdicts.fail("platform_code", "PLATFORM_MISMATCH", usable & registered & ~same)
     return usable & registered
 
 
@@ -404,4 +409,29 @@ def check_claims(table: pa.Table, partition: Partition, reference: Reference) ->
     return verdicts
 
 
-CHECKS = {"orders": (ORDER_COLUMNS, check_orders, "order_id"), "claims": (CLAIM_COLUMNS, check_claims, "claim_id")}
+def check_determinations(table: pa.Table, partition: Partition, reference: Reference) -> Verdicts:
+    verdicts = Verdicts(table.num_rows)
+    _identifier(verdicts, table, "claim_id")
+    _platform(verdicts, table, partition, reference)
+    decision_ok = _code(verdicts, table, "decision", DETERMINATION_DECISIONS)
+    approved = decision_ok & _np(pc.equal(table["decision"], "approved"))
+    amount_given = ~is_empty(table["approved_amount_fen"])
+    verdicts.fail("approved_amount_fen", "MISSING_VALUE", approved & ~amount_given)
+    valid_amount = matches(table["approved_amount_fen"], INTEGER) & (
+        pc.utf8_length(table["approved_amount_fen"]).to_numpy(zero_copy_only=False) <= 18
+    )
+    verdicts.fail("approved_amount_fen", "INVALID_INTEGER", amount_given & ~valid_amount)
+    as_int = pc.cast(pc.if_else(pa.array(valid_amount), table["approved_amount_fen"], "0"), pa.int64())
+    verdicts.integers["approved_amount_fen"] = np.asarray(as_int.to_numpy(zero_copy_only=False), dtype=np.int64)
+    decided_ok = _timestamp(verdicts, table, "decided_at")
+    end_of_day = day_start_us(partition.day) + DAY_US
+    verdicts.fail("decided_at", "OUTSIDE_PARTITION", decided_ok & (verdicts.timestamps["decided_at"] >= end_of_day))
+    _required(verdicts, table, "decided_by", trim=True)
+    return verdicts
+
+
+CHECKS = {
+    "orders": (ORDER_COLUMNS, check_orders, "order_id"),
+    "claims": (CLAIM_COLUMNS, check_claims, "claim_id"),
+    "determinations": (DETERMINATION_COLUMNS, check_determinations, "claim_id"),
+}

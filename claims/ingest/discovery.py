@@ -15,7 +15,11 @@ from datetime import date, timedelta
 from claims.store import Store, StoredObject
 
 MARKER = "_SUCCESS"
-_PARTITION = re.compile(r"^(?P<source>[a-z_]+)/platform=(?P<platform>[^/]+)/date=(?P<date>[^/]+)/(?P<name>.+)$")
+_PARTITION = re.compile(
+    r"^(?P<source>[a-z_]+)/(?:platform=(?P<platform>[^/]+)/)?date=(?P<date>[^/]+)/(?P<name>.+)$"
+)
+#: Feeds without a platform level: ``{source}/date={YYYY-MM-DD}/`` (CONTRACT.md).
+PLATFORMLESS = ("determinations", "bank_returns")
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,15 @@ def discover(
 ) -> Discovery:
     """List the files of every complete partition in the window, in contract order
     (partition date, then file name)."""
+    if source in PLATFORMLESS:
+        platforms = [""]
     dates = set(window(day, late_window_days, extra_dates))
     found = Discovery(source, day)
     partitions: dict[tuple[str, date], list[StoredObject]] = {}
     markers: set[tuple[str, date]] = set()
     for obj in landing.list(f"{source}/"):
         match = _PARTITION.match(obj.key)
-        if not match:
+        if not match or (match["platform"] is None) != (source in PLATFORMLESS):
             found.ignored.append(obj.key)
             continue
         try:
@@ -71,16 +77,16 @@ def discover(
         if "/" in name or name.startswith("."):
             found.ignored.append(obj.key)
             continue
-        slot = (match["platform"], partition_date)
+        slot = (match["platform"] or "", partition_date)
         if name == MARKER:
             markers.add(slot)
         else:
             partitions.setdefault(slot, []).append(obj)
     for platform in platforms:
         if (platform, day) not in markers:
-            found.not_arrived.append(f"{source}/platform={platform}/date={day.isoformat()}/")
+            found.not_arrived.append(partition_prefix(source, platform, day))
     for slot in sorted(partitions, key=lambda s: (s[1], s[0])):
-        prefix = f"{source}/platform={slot[0]}/date={slot[1].isoformat()}/"
+        prefix = partition_prefix(source, slot[0], slot[1])
         if slot not in markers:
             if prefix not in found.not_arrived:
                 found.not_arrived.append(prefix)
@@ -89,3 +95,8 @@ def discover(
             found.files.append(LandingObject(obj.key, obj.key.rsplit("/", 1)[1], obj.size, slot[0], slot[1]))
     found.files.sort(key=lambda f: (f.partition_date, f.name, f.platform_code))
     return found
+
+
+def partition_prefix(source: str, platform: str, day: date) -> str:
+    level = f"platform={platform}/" if platform else ""
+    return f"{source}/{level}date={day.isoformat()}/"

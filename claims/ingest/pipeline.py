@@ -28,7 +28,7 @@ from claims import reasons
 from claims.ingest import checks
 from claims.ingest.discovery import Discovery, LandingObject, discover
 from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, order_stats, to_lake_rows
-from claims.ledger.models import ClaimVersion, LandingDelivery, LandingFile, OrderStats, Rejection
+from claims.ledger.models import ClaimVersion, Determination, LandingDelivery, LandingFile, OrderStats, Rejection
 from claims.privacy import Cipher, Pseudonymiser, mask_account
 from claims.readers import (
     FileReader,
@@ -316,14 +316,16 @@ class Ingestor:
                     if 0 < item.line < len(starts):
                         item.line = int(starts[item.line])
                 claim_parts = [_remap_lines(part, starts) for part in claim_parts]
-            if ge_frames:
+            if ge_frames and source in ("orders", "claims"):  # the feeds have no GE suite yet
                 outcome.validation = self._great_expectations(source, partition, ge_frames)
             outcome.rejections = rejections
             outcome.rows_rejected = rejected_rows
             if staging is not None:
                 self._load_orders(obj, day, outcome, staging, starts)
-            else:
+            elif source == "claims":
                 self._load_claims(obj, day, outcome, claim_parts, key)
+            else:
+                self._load_determinations(obj, day, outcome, claim_parts, key)
         finally:
             if staging is not None:
                 staging.discard()
@@ -428,7 +430,10 @@ class Ingestor:
 
     def _drop_repeats(self, valid: pa.Table, key: str) -> tuple[pa.Table, list[RejectionLine]]:
         """DUPLICATE_IN_FILE: the second and later rows of a key; the first stands."""
-        encoded = pc.dictionary_encode(valid[key]).combine_chunks()
+        identity = valid[key]
+        if key != "order_id" and "platform_code" in valid.column_names:  # feeds mix platforms in a file
+            identity = pc.binary_join_element_wise(valid["platform_code"], valid[key], "\x1f")
+        encoded = pc.dictionary_encode(identity).combine_chunks()
         if len(encoded.dictionary) == len(encoded):
             return valid, []  # every key once: the common case needs no sort
         indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
@@ -475,10 +480,11 @@ class Ingestor:
         self._commit(outcome, day, None, claim_versions=versions)
 
     def _claim_content_hash(self, row: dict) -> str:
-        """A keyed digest of everything the platform sent (no plaintext kept)."""
-        canonical = "\x1f".join(
-            f"{name}={_plain(row[name])}" for name in checks.CLAIM_COLUMNS if name in row
-        )
+        return self._content_hash(row, checks.CLAIM_COLUMNS)
+
+    def _content_hash(self, row: dict, columns: list[str]) -> str:
+        """A keyed digest of everything the sender sent (no plaintext kept)."""
+        canonical = "\x1f".join(f"{name}={_plain(row[name])}" for name in columns if name in row)
         return hmac.new(self.pseudonymiser.secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def _claim_version(self, row: dict, obj: LandingObject, day: date, content: str) -> dict:
@@ -503,11 +509,54 @@ class Ingestor:
             "documents": row["documents"],
         }
 
+    # -- determinations ---------------------------------------------------------------------
+    def _load_determinations(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
+                             key: str) -> None:
+        """Standard-review outcomes. Whether the claim exists and awaits review is
+        adjudication's question (with a reason code), not ingestion's."""
+        rows: list[dict] = []
+        unchanged = 0
+        clashes: list[RejectionLine] = []
+        valid = pa.concat_tables(parts) if parts else None
+        if valid is not None and valid.num_rows:
+            valid, repeats = self._drop_repeats(valid, key)
+            clashes.extend(repeats)
+            with Session(self.engine) as session:
+                for row in valid.to_pylist():
+                    content = self._content_hash(row, checks.DETERMINATION_COLUMNS)
+                    earlier = session.execute(
+                        select(Determination.content_hash).where(
+                            Determination.platform_code == row["platform_code"],
+                            Determination.claim_id == row["claim_id"],
+                            Determination.decided_at == row["decided_at"],
+                        )
+                    ).scalar_one_or_none()
+                    if earlier == content:
+                        unchanged += 1
+                        continue
+                    if earlier is not None:
+                        clashes.append(RejectionLine(row["line"], row["claim_id"][:RECORD_ID_MAX], "claim_id",
+                                                     "DUPLICATE_KEY", _message("DUPLICATE_KEY", "claim_id", row["claim_id"])))
+                        continue
+                    rows.append({
+                        "line": row["line"], "business_day": day, "platform_code": row["platform_code"],
+                        "claim_id": row["claim_id"], "decision": row["decision"],
+                        "approved_amount_fen": row["approved_amount_fen"] if row["decision"] == "approved" else None,
+                        "reason": row["reason"], "decided_at": row["decided_at"],
+                        "decided_by": row["decided_by"], "content_hash": content,
+                    })
+        outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
+        outcome.rows_rejected += len(clashes)
+        outcome.rows_unchanged = unchanged
+        outcome.rows_loaded = len(rows)
+        self._commit(outcome, day, None, determinations=rows)
+
     # -- the one transaction per file -------------------------------------------------------
     def _commit(self, outcome: FileOutcome, day: date, duplicate_of: int | None, *, lake_key: str | None = None,
-                order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None) -> None:
+                order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None,
+                determinations: list[dict] | None = None) -> None:
         assert outcome.balanced, f"{outcome.key}: rows do not balance"
-        feedback_key = f"platform={outcome.platform_code}"
+        feedback_key = feedback_key_of(outcome.source, outcome.platform_code)
         with Session(self.engine) as session, session.begin():
             file_id = duplicate_of
             if file_id is None:
@@ -543,6 +592,13 @@ class Ingestor:
                 session.execute(insert(OrderStats), [dict(stat, file_id=file_id) for stat in order_stats])
             if claim_versions:
                 session.execute(insert(ClaimVersion), [dict(version, file_id=file_id) for version in claim_versions])
+            if determinations:
+                session.execute(insert(Determination), [dict(row, file_id=file_id) for row in determinations])
+
+
+def feedback_key_of(source: str, platform_code: str) -> str:
+    """Platforms' feeds go to feedback/platform={code}/, the others to source={feed}/."""
+    return f"platform={platform_code}" if platform_code else f"source={source}"
 
 
 def _before(partition_date: date, file_name: str, line: int):  # type: ignore[no-untyped-def]

@@ -17,6 +17,8 @@ from claims.ledger.models import LandingDelivery, LandingFile, Rejection
 from claims.reference import Reference
 from claims.store import Store
 
+#: Feeds without a platform level whose rejections go to feedback/source={feed}/.
+FEEDS = ("determinations",)
 REJECTION_COLUMNS = ["source_file", "line", "record_id", "field", "reason_code", "message"]
 
 
@@ -40,6 +42,7 @@ def publish_feedback(engine: Engine, outbox: Store, day: date, reference: Refere
             .order_by(Rejection.feedback_key, Rejection.source_file, Rejection.delivery_id, Rejection.seq)
         ).scalars().all()
     grouped: dict[str, list[Rejection]] = {f"platform={code}": [] for code in reference.platforms}
+    grouped.update({f"source={feed}": [] for feed in FEEDS})
     for row in rows:
         grouped.setdefault(row.feedback_key, []).append(row)
     written = {}

@@ -187,3 +187,56 @@ class ClaimOrder(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16))
     file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+
+
+class Decision(Base):
+    """A decision on a claim's version by the run of a business day: by the
+    fast-track rules, or the HRSS office's determination after standard review.
+    Never updated: a new version, a pending claim's next look or a determination
+    adds a new decision."""
+
+    __tablename__ = "decision"
+    __table_args__ = (
+        UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
+        Index("ix_decision_claim", "platform_code", "claim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    claim_version_id: Mapped[int] = mapped_column(ForeignKey("claim_version.id"))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    basis: Mapped[str] = mapped_column(String(16))  # rules | determination
+    outcome: Mapped[str] = mapped_column(String(16))  # fast_track | standard_review | pending | rejected
+    reason_codes: Mapped[str] = mapped_column(Text)  # ';'-joined, in a stable order
+    rule_set: Mapped[str] = mapped_column(String(64))
+    rule_version: Mapped[str] = mapped_column(String(64))
+    payable_fen: Mapped[int | None] = mapped_column(BigInteger)  # the approved amount, when payable
+    filed_on: Mapped[date] = mapped_column(Date)
+    confirm_by: Mapped[date | None] = mapped_column(Date)
+    pay_by: Mapped[date | None] = mapped_column(Date)
+    calendar_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    evaluation: Mapped[str] = mapped_column(Text)  # JSON: every rule's inputs and verdict (no personal data)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Determination(Base):
+    """An outcome of standard review by the HRSS office (the determinations feed)."""
+
+    __tablename__ = "determination"
+    __table_args__ = (
+        UniqueConstraint("platform_code", "claim_id", "decided_at", name="uq_determination_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))  # approved | rejected
+    approved_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(64))

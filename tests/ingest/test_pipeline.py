@@ -204,3 +204,48 @@ def test_same_bytes_under_a_corrected_name_are_read(env: Path) -> None:
     assert [(r["source_file"].rsplit("/", 1)[1], r["reason_code"]) for r in rejections(env)] == [
         ("a.parquet", "UNREADABLE"), ("c.csv", "DUPLICATE_FILE"),
     ]
+
+
+def determination_csv(rows: list[dict[str, str]]) -> bytes:
+    from claims.ingest.checks import DETERMINATION_COLUMNS
+
+    return f.csv_text(rows, DETERMINATION_COLUMNS).encode()
+
+
+def drop_feed(root: Path, source: str, day: date, name: str, data: bytes) -> None:
+    folder = root / "landing" / source / f"date={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    (folder / "_SUCCESS").write_bytes(b"")
+
+
+def test_determinations_feed_loads_and_rejects_to_its_own_feedback(env: Path) -> None:
+    good = {"claim_id": "CL-1", "platform_code": "didi", "decision": "approved", "approved_amount_fen": "120000",
+            "reason": "", "decided_at": "2025-09-01T10:00:00+08:00", "decided_by": "HRSS Dongcheng"}
+    rows = [
+        good,
+        dict(good, claim_id="CL-2", decision="rejected", approved_amount_fen="", reason="not work related"),
+        dict(good, claim_id="CL-3", approved_amount_fen=""),  # approved without an amount
+        dict(good, claim_id="CL-4", decision="maybe"),
+        dict(good, claim_id="CL-1", platform_code="meituan"),  # another platform's claim of the same id
+        dict(good),  # repeated in the file
+    ]
+    drop_feed(env, "determinations", DAY, "hrss.csv", determination_csv(rows))
+    summary = ingest_source("determinations", DAY)
+    publish_day(DAY)
+    assert (summary["rows_in"], summary["rows_loaded"], summary["rows_rejected"]) == (6, 3, 3)
+    path = env / "outbox" / "feedback" / "source=determinations" / f"date={DAY.isoformat()}" / "rejections.csv"
+    lines = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+    assert [(r["line"], r["record_id"], r["field"], r["reason_code"]) for r in lines] == [
+        ("4", "CL-3", "approved_amount_fen", "MISSING_VALUE"),
+        ("5", "CL-4", "decision", "UNKNOWN_CODE"),
+        ("7", "CL-1", "claim_id", "DUPLICATE_IN_FILE"),
+    ]
+    from claims.ledger.models import Determination
+
+    with Session(engine()) as session:
+        stored = session.execute(
+            select(Determination.platform_code, Determination.claim_id, Determination.approved_amount_fen)
+            .order_by(Determination.line)
+        ).all()
+    assert [tuple(row) for row in stored] == [("didi", "CL-1", 120000), ("didi", "CL-2", None), ("meituan", "CL-1", 120000)]
