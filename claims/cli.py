@@ -78,6 +78,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from claims.adjudication.explain import explain
+    from claims.ledger.db import engine_for, upgrade
+    from claims.privacy import Cipher
+    from claims.settings import load_settings
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    print(explain(engine_for(settings.database_url), Cipher.from_ring(settings.encryption_keys), args.claim_id,
+                  args.platform))
+    return 0
+
+
+def cmd_adjudicate(args: argparse.Namespace) -> int:
+    from claims.adjudication import adjudicate_day
+
+    print(json.dumps(adjudicate_day(args.day), indent=2))
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from claims.ledger.db import current_revision, upgrade
     from claims.settings import load_settings
@@ -100,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="ingest a day without Airflow")
     ingest.add_argument("day", type=_day, metavar="D")
-    ingest.add_argument("--source", action="append", choices=["orders", "claims"])
+    ingest.add_argument("--source", action="append", choices=["orders", "claims", "determinations"])
     ingest.add_argument("--partition-date", type=_day, action="append",
                         help="also read this (older) partition date: an administrator's explicit request")
     ingest.set_defaults(handler=cmd_ingest)
@@ -114,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--report", help="write the expected outcome of every file (JSON) here")
     simulate.set_defaults(handler=cmd_simulate)
 
+    explain = commands.add_parser("explain", help="show how a claim was decided, rule by rule")
+    explain.add_argument("claim_id")
+    explain.add_argument("--platform", help="the platform code, when several platforms use the id")
+    explain.set_defaults(handler=cmd_explain)
+
+    adjudicate = commands.add_parser("adjudicate", help="decide a day's claims without Airflow")
+    adjudicate.add_argument("day", type=_day, metavar="D")
+    adjudicate.set_defaults(handler=cmd_adjudicate)
+
     db = commands.add_parser("db", help="the ledger schema")
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(handler=cmd_db)
@@ -123,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ingest" and not args.source:
-        args.source = ["orders", "claims"]
+        args.source = ["orders", "claims", "determinations"]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.handler(args))
 

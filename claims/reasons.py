@@ -48,6 +48,25 @@ _REASONS = [
     Reason("INVALID_BANK_CODE", "row", "a bank branch code is 12 digits"),
     Reason("DUPLICATE_IN_FILE", "row", "the key was already used by an earlier row of the same file"),
     Reason("DUPLICATE_KEY", "row", "a different row was already loaded for this key"),
+    # Decisions (decisions.csv); a decision records every reason that applied.
+    Reason("ORDER_NOT_LOADED", "decision", "the claim's order has not been loaded yet: pending, decided again on later runs"),
+    Reason("NO_ORDER_RECORD", "decision", "the claim's order was still not loaded after the waiting period: standard review"),
+    Reason("CLAIMANT_NOT_ORDER_WORKER", "decision", "the claimant is not the worker of the order: rejected"),
+    Reason("NOT_COVERED", "decision", "the injury did not happen inside the order's coverage window"),
+    Reason("TREATMENT_NOT_ALLOWED", "decision", "the treatment is not one the fast track allows"),
+    Reason("INPATIENT_STAY", "decision", "a hospital stay is not a small injury"),
+    Reason("COST_OVER_CAP", "decision", "the medical cost is not under the rule set's cap"),
+    Reason("DISABILITY_ASSESSMENT_REQUESTED", "decision", "a work-capacity assessment is requested"),
+    Reason("LIABILITY_DISPUTED", "decision", "liability is disputed"),
+    Reason("DOCUMENTS_MISSING", "decision", "a document the rule set requires is missing"),
+    Reason("DUPLICATE_CLAIM", "decision", "another claim of the same worker for the same order and incident was filed first"),
+    Reason("FILED_LATE", "decision", "the claim was filed after the rule set's filing deadline"),
+    Reason("CALENDAR_ESTIMATED", "decision", "a deadline falls in a year without an official working-day schedule: estimated on weekdays"),
+    Reason("APPROVED_BY_DETERMINATION", "decision", "approved by the HRSS office after standard review: payable"),
+    Reason("REJECTED_BY_DETERMINATION", "decision", "rejected by the HRSS office after standard review"),
+    Reason("DETERMINATION_UNKNOWN_CLAIM", "determination", "no claim with this id was filed by this platform"),
+    Reason("DETERMINATION_NOT_UNDER_REVIEW", "determination", "the claim is not awaiting standard review"),
+    Reason("DETERMINATION_SUPERSEDED", "determination", "a later determination of the same day was applied instead"),
 ]
 
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}

@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
-DAG_ORDER = ("ingest_orders", "ingest_claims", "ingest_determinations")
+DAG_ORDER = ("ingest_orders", "ingest_claims", "ingest_determinations", "adjudicate")
 OK_STATES = {"success", "skipped"}
 
 

@@ -23,7 +23,7 @@ def test_the_wheel_carries_dags_migrations_and_reference_data(tmp_path: Path) ->
         "claims_dags/ingest_orders.py", "claims_dags/ingest_claims.py", "claims_dags/runner.py",
         "claims_dags/_wiring.py", "claims_dags/_ingest_stage.py", "claims_dags/.airflowignore",
         "claims/ledger/migrations/env.py", "claims/ledger/migrations/script.py.mako",
-        "claims/reference/data/areas.csv", "claims/reference/data/rates.csv",
+        "claims/reference/data/areas.csv", "claims/reference/data/rates.csv", "claims/reference/data/workdays/README.md",
         "validations/suites.py", "claims/cli.py",
     }
     assert expected <= names, sorted(expected - names)

@@ -240,3 +240,15 @@ class Determination(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str] = mapped_column(String(128))
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class DeterminationResult(Base):
+    """What adjudication made of a determination: applied to a claim under review,
+    or not (unknown claim, not under review), with a reason code."""
+
+    __tablename__ = "determination_result"
+
+    determination_id: Mapped[int] = mapped_column(ForeignKey("determination.id"), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))

@@ -1,0 +1,70 @@
+"""What adjudication publishes for a business day, rendered from the ledger (a
+re-run renders the same bytes):
+
+- ``decisions/date=D/decisions.csv``: every claim decided or re-decided by the run;
+- ``decisions/date=D/determinations.csv``: what became of each determination the
+  run read (applied, or why not);
+- ``reports/date=D/deadlines.csv``: claims awaiting confirmation past or near their
+  deadline, for administrators (no personal data).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from claims.adjudication.orders import _aware
+from claims.adjudication.pipeline import open_deadlines
+from claims.calendar import SHANGHAI
+from claims.ledger.models import Decision, Determination, DeterminationResult
+from claims.store import Store
+from claims.workdays import WorkCalendar
+
+DECISION_COLUMNS = ["claim_id", "platform_code", "outcome", "reason_codes", "rule_version", "decided_at"]
+DETERMINATION_COLUMNS = ["claim_id", "platform_code", "decision", "decided_at", "result_code"]
+DEADLINE_COLUMNS = ["claim_id", "platform_code", "outcome", "filed_on", "confirm_by", "status", "calendar_estimated"]
+
+
+def local_time(instant: datetime) -> str:
+    return _aware(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+
+
+def _csv(columns: list[str], rows: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
+                      warning_working_days: int) -> dict[str, int]:
+    with Session(engine) as session:
+        decisions = session.execute(
+            select(Decision).where(Decision.business_day == day)
+            .order_by(Decision.platform_code, Decision.claim_id, Decision.basis.desc())
+        ).scalars().all()
+        results = session.execute(
+            select(Determination, DeterminationResult)
+            .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
+            .where(DeterminationResult.business_day == day)
+            .order_by(Determination.platform_code, Determination.claim_id, Determination.id)
+        ).all()
+        deadlines = open_deadlines(session, day, calendar, warning_working_days)
+    prefix = f"date={day.isoformat()}"
+    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", _csv(DECISION_COLUMNS, [
+        {"claim_id": d.claim_id, "platform_code": d.platform_code, "outcome": d.outcome,
+         "reason_codes": d.reason_codes, "rule_version": d.rule_version, "decided_at": local_time(d.decided_at)}
+        for d in decisions
+    ]))
+    outbox.write_bytes(f"decisions/{prefix}/determinations.csv", _csv(DETERMINATION_COLUMNS, [
+        {"claim_id": det.claim_id, "platform_code": det.platform_code, "decision": det.decision,
+         "decided_at": local_time(det.decided_at), "result_code": res.reason_code}
+        for det, res in results
+    ]))
+    outbox.write_bytes(f"reports/{prefix}/deadlines.csv", _csv(DEADLINE_COLUMNS, deadlines))
+    return {"decisions": len(decisions), "determinations": len(results), "deadlines": len(deadlines)}
