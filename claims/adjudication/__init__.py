@@ -32,5 +32,6 @@ def adjudicate_day(day: date, settings: Settings | None = None) -> dict:
                                   settings.deadline_warning_working_days)
     return {
         "business_day": day.isoformat(), "orders_linked": result.orders_linked, "decided": result.decided,
-        "determinations": result.determinations, "calendar_estimated": result.calendar_estimated, **published,
+        "determinations": result.determinations, "calendar_estimated": result.calendar_estimated,
+        "published": published,
     }

@@ -66,6 +66,12 @@ def check_against_simulation(report, read: Callable[[str], bytes], keys: Callabl
         }, expected.key
     codes = {code for lines in feedback.values() for (_l, _r, _f, code) in lines}
     assert {"DUPLICATE_FILE", "UNDECODABLE", "MISSING_COLUMN", "MALFORMED_ROW", "INVALID_RESIDENT_ID"} <= codes
+    decided = list(csv.DictReader(io.StringIO(read(f"decisions/date={DAY.isoformat()}/decisions.csv").decode("utf-8"))))
+    claimed = {line.record_id for report_file in ingested if report_file.dataset == "claims" for line in report_file.lines}
+    assert decided and len({(d["platform_code"], d["claim_id"]) for d in decided}) == len(decided)
+    assert {d["outcome"] for d in decided} <= {"fast_track", "standard_review", "pending", "rejected"}
+    assert "fast_track" in {d["outcome"] for d in decided}
+    assert not claimed & {d["claim_id"] for d in decided if d["outcome"] == "fast_track"}  # a rejected row decides nothing
     validations = json.loads(read(f"quality/date={DAY.isoformat()}/validations.json"))
     assert validations and all(v["agrees_with_exact_checks"] for v in validations), [
         v["disagreements"] for v in validations if not v["agrees_with_exact_checks"]

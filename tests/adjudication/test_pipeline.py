@@ -1,0 +1,165 @@
+"""Adjudication over the ledger, on SQLite and PostgreSQL: from landed orders and
+claims to decisions, determinations, deadlines and explanations."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from claims.adjudication import adjudicate_day
+from claims.ingest import ingest_source, publish_day
+from tests import factories as f
+from tests.ingest.test_pipeline import determination_csv, drop, drop_feed
+
+DAY = date(2025, 9, 1)
+HAINAN = {"province_code": "460000", "city_code": "460100"}
+
+
+@pytest.fixture
+def env(ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CLAIMS_DATABASE_URL", ledger_url)
+    monkeypatch.setenv("CLAIMS_LANDING_URL", str(tmp_path / "landing"))
+    monkeypatch.setenv("CLAIMS_OUTBOX_URL", str(tmp_path / "outbox"))
+    monkeypatch.setenv("CLAIMS_LAKE_URL", str(tmp_path / "lake"))
+    return tmp_path
+
+
+def run(day: date) -> dict:
+    for source in ("orders", "claims", "determinations"):
+        ingest_source(source, day)
+    publish_day(day)
+    return adjudicate_day(day)
+
+
+def decisions(root: Path, day: date = DAY) -> dict[str, dict[str, str]]:
+    path = root / "outbox" / "decisions" / f"date={day.isoformat()}" / "decisions.csv"
+    return {row["claim_id"]: row for row in csv.DictReader(io.StringIO(path.read_text("utf-8")))}
+
+
+def orders_file(*rows: dict[str, str]) -> bytes:
+    return f.csv_text(list(rows)).encode()
+
+
+def claims_file(*rows: dict[str, str]) -> bytes:
+    return f.csv_text(list(rows)).encode()
+
+
+def test_a_day_of_claims_is_decided_once_with_reasons_and_rule_versions(env: Path) -> None:
+    other = f.resident_id("44030519920101234")
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(
+        f.order(order_id="O1", **HAINAN), f.order(order_id="O2", **HAINAN), f.order(order_id="O3", **HAINAN),
+        f.order(order_id="O4"),
+    ))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="FT", order_id="O1", incident_province_code="460000", incident_city_code="460100",
+                medical_cost_fen="299999"),
+        f.claim(claim_id="CAP", order_id="O2", medical_cost_fen="300000"),
+        f.claim(claim_id="OTHER", order_id="O3", worker_id=other),
+        f.claim(claim_id="DUP-1", order_id="O4"),
+        f.claim(claim_id="DUP-2", order_id="O4"),
+        f.claim(claim_id="WAIT", order_id="O-LATE"),
+    ))
+    summary = run(DAY)
+    assert summary["published"]["decisions"] == 6
+    rows = decisions(env)
+    assert {k: (v["outcome"], v["reason_codes"]) for k, v in rows.items()} == {
+        "FT": ("fast_track", ""),
+        "CAP": ("standard_review", "COST_OVER_CAP"),
+        "OTHER": ("rejected", "CLAIMANT_NOT_ORDER_WORKER"),
+        "DUP-1": ("fast_track", ""),
+        "DUP-2": ("standard_review", "DUPLICATE_CLAIM"),
+        "WAIT": ("pending", "ORDER_NOT_LOADED"),
+    }
+    assert rows["FT"]["rule_version"] == "hainan-small-injury@2025-01"
+    assert rows["DUP-1"]["rule_version"] == "beijing-small-injury@2025-01"
+    assert rows["FT"]["decided_at"].endswith("+08:00")
+    before = (env / "outbox" / "decisions" / f"date={DAY}" / "decisions.csv").read_bytes()
+    again = run(DAY)
+    assert again["decided"] == {}
+    assert (env / "outbox" / "decisions" / f"date={DAY}" / "decisions.csv").read_bytes() == before
+
+
+def test_pending_claims_are_decided_when_their_order_arrives_or_go_to_review(env: Path) -> None:
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="LATE", order_id="O-LATE"),
+                                                          f.claim(claim_id="NEVER", order_id="O-NEVER")))
+    run(DAY)
+    assert decisions(env)["LATE"]["outcome"] == "pending"
+    next_day = DAY + timedelta(days=1)
+    drop(env, "orders", "didi", DAY, "late.csv", orders_file(f.order(order_id="O-LATE")))  # a late file
+    run(next_day)
+    assert {k: v["outcome"] for k, v in decisions(env, next_day).items()} == {"LATE": "fast_track", "NEVER": "pending"}
+    week_later = DAY + timedelta(days=7)
+    run(week_later)
+    assert decisions(env, week_later)["NEVER"]["reason_codes"] == "NO_ORDER_RECORD"
+    assert decisions(env, week_later)["NEVER"]["outcome"] == "standard_review"
+    assert "LATE" not in decisions(env, week_later)  # decided already: nothing new
+
+
+def test_an_amendment_is_decided_afresh(env: Path) -> None:
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C1", order_id="O1")))
+    run(DAY)
+    assert decisions(env)["C1"]["outcome"] == "fast_track"
+    later = DAY + timedelta(days=2)
+    drop(env, "claims", "didi", later, "c.csv", claims_file(f.claim(claim_id="C1", order_id="O1", liability_disputed="true")))
+    run(later)
+    assert (decisions(env, later)["C1"]["outcome"], decisions(env, later)["C1"]["reason_codes"]) == (
+        "standard_review", "LIABILITY_DISPUTED")
+
+
+def test_determinations_apply_to_claims_under_review_only(env: Path) -> None:
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1"), f.order(order_id="O2")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="REVIEW", order_id="O1", treatment="inpatient", inpatient_days="3"),
+        f.claim(claim_id="FAST", order_id="O2"),
+    ))
+    run(DAY)
+    later = DAY + timedelta(days=3)
+    base = {"platform_code": "didi", "reason": "", "decided_at": "2025-09-04T10:00:00+08:00", "decided_by": "HRSS"}
+    drop_feed(env, "determinations", later, "d.csv", determination_csv([
+        dict(base, claim_id="REVIEW", decision="approved", approved_amount_fen="812345"),
+        dict(base, claim_id="FAST", decision="rejected", approved_amount_fen=""),
+        dict(base, claim_id="NOBODY", decision="approved", approved_amount_fen="100"),
+    ]))
+    summary = run(later)
+    assert summary["determinations"] == {"APPROVED_BY_DETERMINATION": 1, "DETERMINATION_NOT_UNDER_REVIEW": 1,
+                                         "DETERMINATION_UNKNOWN_CLAIM": 1}
+    assert (decisions(env, later)["REVIEW"]["outcome"], decisions(env, later)["REVIEW"]["reason_codes"]) == (
+        "standard_review", "APPROVED_BY_DETERMINATION")
+    path = env / "outbox" / "decisions" / f"date={later}" / "determinations.csv"
+    results = {row["claim_id"]: row["result_code"] for row in csv.DictReader(io.StringIO(path.read_text("utf-8")))}
+    assert results == {"REVIEW": "APPROVED_BY_DETERMINATION", "FAST": "DETERMINATION_NOT_UNDER_REVIEW",
+                       "NOBODY": "DETERMINATION_UNKNOWN_CLAIM"}
+
+
+def test_deadlines_report_lists_claims_near_or_past_confirmation(env: Path) -> None:
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1", **HAINAN)))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="SLOW", order_id="O1", liability_disputed="true")))
+    run(DAY)
+    report_day = DAY + timedelta(days=60)  # 30 working days from 1 September, Golden Week included, is 20 October
+    run(report_day)
+    path = env / "outbox" / "reports" / f"date={report_day}" / "deadlines.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+    assert [(r["claim_id"], r["status"]) for r in rows] == [("SLOW", "overdue")]
+
+
+def test_explain_shows_every_rule_and_masks_personal_data(env: Path) -> None:
+    from claims.adjudication.explain import explain
+    from claims.ledger.db import engine_for
+    from claims.privacy import Cipher
+    from claims.settings import load_settings
+
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C1", order_id="O1", documents="consent")))
+    run(DAY)
+    settings = load_settings()
+    text = explain(engine_for(settings.database_url), Cipher.from_ring(settings.encryption_keys), "C1")
+    for rule in ("order_loaded", "covered", "cost_under_cap", "documents_complete", "filed_in_time"):
+        assert rule in text
+    assert "FAIL DOCUMENTS_MISSING" in text and "beijing-small-injury@2025-01" in text
+    assert "outcome standard_review" in text and "confirm by" in text
+    assert f.WORKER not in text and f.ACCOUNT not in text and "张三" not in text and "张*" in text
