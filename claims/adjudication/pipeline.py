@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select
 from sqlalchemy.orm import Session
@@ -39,9 +40,10 @@ class DayAdjudication:
     calendar_estimated: int = 0
 
 
-def current_versions(session: Session, day: date, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], ClaimVersion]:
+def current_versions(session: Session, day: date, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
     """The current version of every claim (or of ``keys``) as the runs up to ``day``
-    loaded them: the last in (partition date, file name, line)."""
+    loaded them: the last in (partition date, file name, line). Plain rows (with
+    the columns as attributes), not ORM objects: there may be many."""
     ranked = (
         select(
             ClaimVersion.id,
@@ -53,8 +55,9 @@ def current_versions(session: Session, day: date, keys: Iterable[tuple[str, str]
         .where(ClaimVersion.business_day <= day)
         .subquery()
     )
-    query = select(ClaimVersion).join(ranked, and_(ranked.c.id == ClaimVersion.id, ranked.c.rank == 1))
-    rows = session.execute(query).scalars().all()
+    table = ClaimVersion.metadata.tables["claim_version"]
+    query = select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))
+    rows = session.execute(query).all()
     versions = {(row.platform_code, row.claim_id): row for row in rows}
     if keys is not None:
         wanted = set(keys)
@@ -71,7 +74,7 @@ def first_filings(session: Session, day: date) -> dict[tuple[str, str], date]:
     return {(platform, claim): first for platform, claim, first in rows}
 
 
-def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tuple[str, str], Decision]:
+def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tuple[str, str], Any]:
     ranked = (
         select(
             Decision.id,
@@ -83,9 +86,8 @@ def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tu
         .where(Decision.business_day <= day, Decision.basis == basis)
         .subquery()
     )
-    rows = session.execute(
-        select(Decision).join(ranked, and_(ranked.c.id == Decision.id, ranked.c.rank == 1))
-    ).scalars().all()
+    table = Decision.metadata.tables["decision"]
+    rows = session.execute(select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))).all()
     return {(row.platform_code, row.claim_id): row for row in rows}
 
 
@@ -146,31 +148,32 @@ class Adjudicator:
             return
         order_keys = {(versions[key].platform_code, versions[key].order_id) for key in to_decide}
         orders = self._orders(session, order_keys)
-        same_order = [
-            claim_facts(version, firsts[key]) for key, version in versions.items()
+        facts = {
+            key: claim_facts(version, firsts[key]) for key, version in versions.items()
             if (version.platform_code, version.order_id) in order_keys
-        ]
-        duplicates = find_duplicates(same_order)
+        }
+        duplicates = find_duplicates(facts.values())
         decided_at = datetime.now(UTC)
         rows = []
         for key in to_decide:
             version = versions[key]
-            claim = claim_facts(version, firsts[key])
+            claim = facts[key]
             evaluation = evaluate(claim, orders.get((version.platform_code, version.order_id)), self.book, day,
                                   self.policy, duplicates.get(key))
             rows.append(self._decision_row(version, claim, evaluation, day, decided_at))
             result.decided[evaluation.outcome] = result.decided.get(evaluation.outcome, 0) + 1
             result.calendar_estimated += int(rows[-1]["calendar_estimated"])
-        session.execute(insert(Decision), rows)
+        session.execute(insert(Decision.metadata.tables["decision"]), rows)  # core: no ORM overhead per row
 
     def _orders(self, session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], OrderFacts]:
         found = {}
         order_ids = sorted({order_id for _platform, order_id in keys})
-        for start in range(0, len(order_ids), 500):
-            chunk = order_ids[start: start + 500]
-            for order in session.execute(select(ClaimOrder).where(ClaimOrder.order_id.in_(chunk))).scalars():
+        table = ClaimOrder.__table__
+        for start in range(0, len(order_ids), 5000):
+            chunk = order_ids[start: start + 5000]
+            for order in session.execute(select(table).where(table.c.order_id.in_(chunk))):
                 if (order.platform_code, order.order_id) in keys:
-                    found[(order.platform_code, order.order_id)] = order_facts(order)
+                    found[(order.platform_code, order.order_id)] = order_facts(order)  # type: ignore[arg-type]
         return found
 
     def _decision_row(self, version: ClaimVersion, claim: ClaimFacts, evaluation: Evaluation, day: date,
@@ -265,12 +268,10 @@ def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_
     """Claims awaiting confirmation whose deadline has passed or falls within the
     warning window: for administrators."""
     horizon = calendar.add_working_days(day, warning_working_days).date
+    settled = latest_decisions(session, day, DETERMINATION)
     rows = []
     for key, decision in sorted(latest_decisions(session, day).items()):
-        if decision.outcome not in ("standard_review", "pending") or decision.confirm_by is None:
-            continue
-        settled = latest_decisions_for(session, key, day, DETERMINATION)
-        if settled is not None:
+        if decision.outcome not in ("standard_review", "pending") or decision.confirm_by is None or key in settled:
             continue
         if decision.confirm_by <= horizon:
             rows.append({

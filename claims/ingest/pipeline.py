@@ -458,26 +458,33 @@ class Ingestor:
             valid, repeats = self._drop_repeats(valid, key)
             outcome.rejections = sorted(outcome.rejections + repeats, key=lambda item: item.line)
             outcome.rows_rejected += len(repeats)
-            with Session(self.engine) as session:
-                for row in valid.to_pylist():
-                    content = self._claim_content_hash(row)
-                    previous = session.execute(
-                        select(ClaimVersion.content_hash)
-                        .where(
-                            ClaimVersion.platform_code == row["platform_code"],
-                            ClaimVersion.claim_id == row["claim_id"],
-                            _before(obj.partition_date, obj.name, row["line"]),
-                        )
-                        .order_by(ClaimVersion.partition_date.desc(), ClaimVersion.file_name.desc(), ClaimVersion.line.desc())
-                        .limit(1)
-                    ).scalar_one_or_none()
-                    if previous == content:
-                        unchanged += 1
-                        continue
-                    versions.append(self._claim_version(row, obj, day, content))
+            rows = valid.to_pylist()
+            earlier = self._versions_of(obj.platform_code, sorted({row["claim_id"] for row in rows}))
+            for row in rows:
+                content = self._claim_content_hash(row)
+                position = (obj.partition_date, obj.name, row["line"])
+                before = [v for v in earlier.get(row["claim_id"], []) if v[0] < position]
+                if before and max(before)[1] == content:
+                    unchanged += 1  # identical to the version it follows: changes nothing
+                    continue
+                versions.append(self._claim_version(row, obj, day, content))
         outcome.rows_unchanged = unchanged
         outcome.rows_loaded = len(versions)
         self._commit(outcome, day, None, claim_versions=versions)
+
+    def _versions_of(self, platform_code: str, claim_ids: list[str]) -> dict[str, list[tuple[tuple, str]]]:
+        """The stored versions of these claims: claim id -> [(position, content hash)]."""
+        found: dict[str, list[tuple[tuple, str]]] = {}
+        with Session(self.engine) as session:
+            for start in range(0, len(claim_ids), 5000):
+                for claim_id, partition_date, file_name, line, content in session.execute(
+                    select(ClaimVersion.claim_id, ClaimVersion.partition_date, ClaimVersion.file_name,
+                           ClaimVersion.line, ClaimVersion.content_hash)
+                    .where(ClaimVersion.platform_code == platform_code,
+                           ClaimVersion.claim_id.in_(claim_ids[start: start + 5000]))
+                ):
+                    found.setdefault(claim_id, []).append(((partition_date, file_name, line), content))
+        return found
 
     def _claim_content_hash(self, row: dict) -> str:
         return self._content_hash(row, checks.CLAIM_COLUMNS)
@@ -599,18 +606,6 @@ class Ingestor:
 def feedback_key_of(source: str, platform_code: str) -> str:
     """Platforms' feeds go to feedback/platform={code}/, the others to source={feed}/."""
     return f"platform={platform_code}" if platform_code else f"source={source}"
-
-
-def _before(partition_date: date, file_name: str, line: int):  # type: ignore[no-untyped-def]
-    """Versions that sort before (partition_date, file_name, line)."""
-    from sqlalchemy import and_, or_
-
-    return or_(
-        ClaimVersion.partition_date < partition_date,
-        and_(ClaimVersion.partition_date == partition_date, ClaimVersion.file_name < file_name),
-        and_(ClaimVersion.partition_date == partition_date, ClaimVersion.file_name == file_name,
-             ClaimVersion.line < line),
-    )
 
 
 def _plain(value: object) -> object:
