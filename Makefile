@@ -25,6 +25,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/parse_dags.py
 	$(BIN)/python bench/ingest_orders.py
+	$(BIN)/python bench/adjudicate.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check claims dags validations tests bench
