@@ -38,7 +38,7 @@ def cmd_run_day(args: argparse.Namespace) -> int:
         failed = [task for task, state in outcome.task_states.items() if state not in ("success", "skipped")]
         mark = "FAILED" if outcome.failed else "ok"
         detail = f" (failed: {', '.join(failed)})" if failed else ""
-        dag_lines.append(f"  {outcome.dag_id:<20}{mark}{detail}")
+        dag_lines.append(f"  {outcome.dag_id:<24}{mark}{detail}")
     try:
         not_arrived = [p for source in SOURCES for p in pending_partitions(source, args.day.isoformat(), settings)]
     except Exception as error:  # noqa: BLE001 - the landing zone itself is unreachable: say so, keep the summary

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from claims.ledger.models import LandingDelivery, LandingFile, Rejection
+from claims.ledger.models import Decision, LandingDelivery, LandingFile, Rejection
 
 
 def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: list[str]) -> str:
@@ -46,6 +46,21 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
         lines.append("rejection lines by reason code:")
         for code, count in sorted(reason_counts.items(), key=lambda item: (-item[1], item[0])):
             lines.append(f"  {code:<24}{count:>10,}")
+    with Session(engine) as session:
+        outcomes = session.execute(
+            select(Decision.outcome, func.count()).where(Decision.business_day == day).group_by(Decision.outcome)
+        ).all()
+        estimated = session.scalar(
+            select(func.count()).select_from(Decision)
+            .where(Decision.business_day == day, Decision.calendar_estimated.is_(True))
+        )
+    if outcomes:
+        lines.append("")
+        tally = ", ".join(f"{outcome} {count:,}" for outcome, count in sorted(outcomes))
+        lines.append(f"decisions: {tally}")
+        if estimated:
+            lines.append(f"  {estimated:,} deadline(s) estimated on weekdays (CALENDAR_ESTIMATED): "
+                         "add that year's official schedule file")
     if not_arrived:
         lines.append("")
         lines.append(f"partitions not arrived ({len(not_arrived)}):")
