@@ -4,13 +4,16 @@ never seen the code. Personal data is masked."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from claims.adjudication.orders import _aware
+from claims.adjudication.pipeline import claim_facts, order_facts
+from claims.adjudication.rules import Policy, RuleBook, evaluate, load_rule_sets
 from claims.calendar import SHANGHAI
-from claims.ledger.models import ClaimVersion, Decision
+from claims.ledger.models import ClaimOrder, ClaimVersion, Decision
 from claims.privacy import Cipher, mask_name
 
 
@@ -74,14 +77,13 @@ def explain(engine: Engine, cipher: Cipher, claim_id: str, platform_code: str | 
     if not decisions:
         lines += ["", "Not decided yet: adjudication decides it in the run of the day its order and claim are loaded."]
         return "\n".join(lines)
+    book = load_rule_sets()
     for decision in decisions:
         detail = json.loads(decision.evaluation)
         lines += ["", f"Decision of the run of {decision.business_day} ({decision.basis}), "
                       f"rule set {decision.rule_version or '-'}:"]
-        for check in detail.get("checks", []):
-            verdict = "pass" if check["passed"] else f"FAIL {check['reason_code']}"
-            inputs = ", ".join(f"{key}={_value(value)}" for key, value in check["inputs"].items())
-            lines.append(f"  [{verdict}] {check['name']}: {inputs}")
+        if decision.basis == "rules":
+            lines.extend(_rule_lines(engine, book, decision, detail))
         if "determination" in detail:
             det = detail["determination"]
             lines.append(f"  HRSS determination: {det['decision']} by {det['decided_by']} at {det['decided_at']}; "
@@ -97,3 +99,31 @@ def explain(engine: Engine, cipher: Cipher, claim_id: str, platform_code: str | 
             lines.append(f"     confirm by {decision.confirm_by} (working days from filing on "
                          f"{decision.filed_on}){pay}{estimated}")
     return "\n".join(lines)
+
+
+def _rule_lines(engine: Engine, book: RuleBook, decision: Decision, detail: dict) -> list[str]:
+    """Every rule's inputs and verdict, recomputed by the reference engine from the
+    stored facts of the decision (the same facts give the same evaluation)."""
+    with Session(engine) as session:
+        version = session.get(ClaimVersion, decision.claim_version_id)
+        if version is None:
+            return ["  (the claim version of this decision is missing from the ledger)"]
+        waited_for_order = decision.reason_codes.split(";")[0] in ("ORDER_NOT_LOADED", "NO_ORDER_RECORD")
+        order = None if waited_for_order else session.execute(
+            select(ClaimOrder).where(ClaimOrder.platform_code == decision.platform_code,
+                                     ClaimOrder.order_id == version.order_id)
+        ).scalar_one_or_none()
+    policy = Policy(coverage_grace=timedelta(seconds=detail.get("coverage_grace_seconds", 0)),
+                    pending_max_days=detail.get("pending_max_days", 7))
+    evaluation = evaluate(claim_facts(version, decision.filed_on), order_facts(order) if order else None, book,
+                          decision.business_day, policy, detail.get("duplicate_of"))
+    lines = []
+    for check in evaluation.checks:
+        verdict = "pass" if check.passed else f"FAIL {check.reason_code}"
+        inputs = ", ".join(f"{key}={_value(value)}" for key, value in check.inputs.items())
+        lines.append(f"  [{verdict}] {check.name}: {inputs}")
+    stored = [code for code in decision.reason_codes.split(";") if code and code != "CALENDAR_ESTIMATED"]
+    if evaluation.outcome != decision.outcome or list(evaluation.reasons) != stored:
+        lines.append(f"  (note: today's rule data gives {evaluation.outcome} {list(evaluation.reasons)}; "
+                     "the decision stands as recorded)")
+    return lines

@@ -19,6 +19,9 @@ from claims.calendar import business_day_of
 from claims.ledger.models import ClaimOrder, ClaimVersion, LandingFile
 from claims.store import Store
 
+#: Claims loaded this many days back still look for their order (a pending claim
+#: waits at most CLAIMS_PENDING_MAX_DAYS, which must stay below this).
+LOOK_BACK_DAYS = 31
 ORDER_COLUMNS = ["order_id", "worker_ref", "province_code", "city_code", "industry", "accepted_at",
                  "completed_at", "status"]
 
@@ -30,7 +33,8 @@ def link_claim_orders(session: Session, lake: Store, day: date, grace: timedelta
         select(ClaimVersion.platform_code, ClaimVersion.order_id, ClaimVersion.incident_at)
         .outerjoin(ClaimOrder, and_(ClaimOrder.platform_code == ClaimVersion.platform_code,
                                     ClaimOrder.order_id == ClaimVersion.order_id))
-        .where(ClaimVersion.business_day <= day, ClaimOrder.id.is_(None))
+        .where(ClaimVersion.business_day <= day, ClaimVersion.business_day >= day - timedelta(days=LOOK_BACK_DAYS),
+               ClaimOrder.id.is_(None))
     ).all()
     wanted: dict[tuple[str, date], set[str]] = defaultdict(set)
     span = 1 + (grace.days + (1 if grace.seconds else 0))

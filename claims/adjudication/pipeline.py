@@ -4,23 +4,25 @@ every decision with its reasons, rule-set version, rule inputs and deadlines."""
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, and_, func, insert, select
 from sqlalchemy.orm import Session
 
+from claims.adjudication.batch import decide
 from claims.adjudication.orders import _aware, link_claim_orders
 from claims.adjudication.rules import (
     ClaimFacts,
-    Evaluation,
     OrderFacts,
     Policy,
     RuleBook,
-    evaluate,
+    RuleSet,
     find_duplicates,
 )
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
@@ -40,40 +42,6 @@ class DayAdjudication:
     calendar_estimated: int = 0
 
 
-def current_versions(session: Session, day: date, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
-    """The current version of every claim (or of ``keys``) as the runs up to ``day``
-    loaded them: the last in (partition date, file name, line). Plain rows (with
-    the columns as attributes), not ORM objects: there may be many."""
-    ranked = (
-        select(
-            ClaimVersion.id,
-            func.row_number().over(
-                partition_by=(ClaimVersion.platform_code, ClaimVersion.claim_id),
-                order_by=(ClaimVersion.partition_date.desc(), ClaimVersion.file_name.desc(), ClaimVersion.line.desc()),
-            ).label("rank"),
-        )
-        .where(ClaimVersion.business_day <= day)
-        .subquery()
-    )
-    table = ClaimVersion.metadata.tables["claim_version"]
-    query = select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))
-    rows = session.execute(query).all()
-    versions = {(row.platform_code, row.claim_id): row for row in rows}
-    if keys is not None:
-        wanted = set(keys)
-        return {key: version for key, version in versions.items() if key in wanted}
-    return versions
-
-
-def first_filings(session: Session, day: date) -> dict[tuple[str, str], date]:
-    rows = session.execute(
-        select(ClaimVersion.platform_code, ClaimVersion.claim_id, func.min(ClaimVersion.partition_date))
-        .where(ClaimVersion.business_day <= day)
-        .group_by(ClaimVersion.platform_code, ClaimVersion.claim_id)
-    ).all()
-    return {(platform, claim): first for platform, claim, first in rows}
-
-
 def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tuple[str, str], Any]:
     ranked = (
         select(
@@ -91,7 +59,78 @@ def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tu
     return {(row.platform_code, row.claim_id): row for row in rows}
 
 
-def claim_facts(version: ClaimVersion, first_filed_on: date) -> ClaimFacts:
+def _frame(session: Session, table: Any, column: str, keys: set[tuple[str, str]], day: date,
+           columns: list[str] | None = None) -> pd.DataFrame:
+    """Every version loaded by runs up to ``day`` of the claims whose
+    (platform_code, ``column``) is in ``keys``, as a DataFrame (object columns:
+    rows are read one by one later, which Arrow-backed strings make slow)."""
+    selected = [table.c[name] for name in columns] if columns else list(table.columns)
+    by_platform: dict[str, list[str]] = {}
+    for platform, value in keys:
+        by_platform.setdefault(platform, []).append(value)
+    rows: list[Any] = []
+    for platform, values in sorted(by_platform.items()):
+        values = sorted(set(values))
+        for start in range(0, len(values), 5000):
+            rows.extend(session.execute(
+                select(*selected).where(table.c.platform_code == platform,
+                                        table.c[column].in_(values[start: start + 5000]), table.c.business_day <= day)
+            ).all())
+    return pd.DataFrame([tuple(row) for row in rows], columns=[c.name for c in selected], dtype=object)
+
+
+def _current(versions: pd.DataFrame) -> pd.DataFrame:
+    """The current version of each claim (last in partition date, file name, line),
+    with the first version's filing date."""
+    if versions.empty:
+        return versions.assign(first_filed_on=pd.Series(dtype=object))
+    ordered = versions.sort_values(["platform_code", "claim_id", "partition_date", "file_name", "line"])
+    firsts = ordered.drop_duplicates(["platform_code", "claim_id"], keep="first")
+    first_of = dict(zip(zip(firsts["platform_code"], firsts["claim_id"], strict=True), firsts["partition_date"], strict=True))
+    current = ordered.drop_duplicates(["platform_code", "claim_id"], keep="last").reset_index(drop=True)
+    keys = zip(current["platform_code"], current["claim_id"], strict=True)
+    return current.assign(first_filed_on=[first_of[key] for key in keys])
+
+
+def _latest_decisions(session: Session, table: Any, keys: set[tuple[str, str]], day: date) -> dict[tuple[str, str], Any]:
+    by_platform: dict[str, list[str]] = {}
+    for platform, claim in keys:
+        by_platform.setdefault(platform, []).append(claim)
+    latest: dict[tuple[str, str], Any] = {}
+    for platform, claims in sorted(by_platform.items()):
+        claims = sorted(claims)
+        for start in range(0, len(claims), 5000):
+            for row in session.execute(
+                select(table).where(table.c.platform_code == platform, table.c.claim_id.in_(claims[start: start + 5000]),
+                                    table.c.business_day <= day, table.c.basis == RULES)
+                .order_by(table.c.business_day, table.c.id)
+            ):
+                latest[(row.platform_code, row.claim_id)] = row
+    return latest
+
+
+def _micros(values: pd.Series) -> pd.Series:
+    """Datetimes (naive = UTC, as SQLite returns them) as UTC microseconds (float,
+    exact below 2**53; NaN where there is none)."""
+    stamps = pd.to_datetime(values, utc=True).dt.as_unit("us")
+    missing = stamps.isna().to_numpy()
+    raw = stamps.fillna(pd.Timestamp(0, tz="UTC")).astype("int64")
+    return pd.Series(np.where(missing, np.nan, raw.to_numpy(dtype=np.float64)), index=values.index)
+
+
+def _duplicate_facts(row: Any) -> ClaimFacts:
+    """The facts find_duplicates reads (worker, order, incident, filing order)."""
+    return ClaimFacts(
+        platform_code=row.platform_code, claim_id=row.claim_id, order_id=row.order_id, worker_ref=row.worker_ref,
+        incident_at=_aware(row.incident_at), reported_at=_aware(row.reported_at), filed_on=row.partition_date,
+        first_filed_on=row.first_filed_on, position=(row.partition_date, row.file_name, row.line),
+        incident_province_code="", incident_city_code="", injury_type="", treatment="", inpatient_days=0,
+        medical_cost_fen=0, disability_assessment=False, liability_disputed=False, documents=(),
+    )
+
+
+def claim_facts(version: Any, first_filed_on: date) -> ClaimFacts:
+    """A stored claim version (an ORM object or a row with the same names) as facts."""
     return ClaimFacts(
         platform_code=version.platform_code, claim_id=version.claim_id, order_id=version.order_id,
         worker_ref=version.worker_ref, incident_at=_aware(version.incident_at), reported_at=_aware(version.reported_at),
@@ -134,76 +173,114 @@ class Adjudicator:
 
     # -- the rules ---------------------------------------------------------------------------
     def _decide_by_rules(self, session: Session, day: date, result: DayAdjudication) -> None:
-        versions = current_versions(session, day)
-        firsts = first_filings(session, day)
-        latest = latest_decisions(session, day)
-        to_decide = []
-        for key, version in sorted(versions.items()):
-            previous = latest.get(key)
-            if previous is not None and previous.business_day == day:
-                continue  # the run of this day decided it already: a re-run changes nothing
-            if previous is None or previous.claim_version_id != version.id or previous.outcome == "pending":
-                to_decide.append(key)
-        if not to_decide:
+        """Decide, all at once, the claims with a version loaded by this day's run
+        and the claims still pending; the work is bounded by the day's claims."""
+        versions_table = ClaimVersion.metadata.tables["claim_version"]
+        decisions_table = Decision.metadata.tables["decision"]
+        new = session.execute(
+            select(versions_table.c.platform_code, versions_table.c.claim_id)
+            .where(versions_table.c.business_day == day).distinct()
+        ).all()
+        waiting = session.execute(
+            select(decisions_table.c.platform_code, decisions_table.c.claim_id)
+            .where(decisions_table.c.outcome == "pending", decisions_table.c.business_day < day,
+                   decisions_table.c.basis == RULES).distinct()
+        ).all()
+        keys = {(platform, claim) for platform, claim in [*new, *waiting]}
+        if not keys:
             return
-        order_keys = {(versions[key].platform_code, versions[key].order_id) for key in to_decide}
-        orders = self._orders(session, order_keys)
-        facts = {
-            key: claim_facts(version, firsts[key]) for key, version in versions.items()
-            if (version.platform_code, version.order_id) in order_keys
-        }
-        duplicates = find_duplicates(facts.values())
+        versions = _frame(session, versions_table, "claim_id", keys, day)
+        current = _current(versions)
+        latest = _latest_decisions(session, decisions_table, keys, day)
+        keep = []
+        for row in current.itertuples(index=False):
+            previous = latest.get((row.platform_code, row.claim_id))
+            if previous is not None and previous.business_day == day:
+                keep.append(False)  # the run of this day decided it already: a re-run changes nothing
+            else:
+                keep.append(previous is None or previous.claim_version_id != row.id or previous.outcome == "pending")
+        to_decide = current[np.array(keep, dtype=bool)].reset_index(drop=True)
+        if to_decide.empty:
+            return
+        orders = self._orders_frame(session, to_decide)
+        frame = to_decide.merge(orders, on=["platform_code", "order_id"], how="left")
+        frame["order_found"] = frame["order_worker_ref"].notna()
+        frame["duplicate_of"] = self._duplicates(session, versions_table, to_decide, day)
+        frame["incident_us"] = _micros(frame["incident_at"])
+        frame["reported_us"] = _micros(frame["reported_at"])
+        frame["filed_on"] = frame["partition_date"]
+        decided = decide(frame, self.book, day, self.policy)
         decided_at = datetime.now(UTC)
+        policy_note = {"coverage_grace_seconds": int(self.policy.coverage_grace.total_seconds()),
+                       "pending_max_days": self.policy.pending_max_days}
         rows = []
-        for key in to_decide:
-            version = versions[key]
-            claim = facts[key]
-            evaluation = evaluate(claim, orders.get((version.platform_code, version.order_id)), self.book, day,
-                                  self.policy, duplicates.get(key))
-            rows.append(self._decision_row(version, claim, evaluation, day, decided_at))
-            result.decided[evaluation.outcome] = result.decided.get(evaluation.outcome, 0) + 1
-            result.calendar_estimated += int(rows[-1]["calendar_estimated"])
-        session.execute(insert(Decision.metadata.tables["decision"]), rows)  # core: no ORM overhead per row
+        for claim, verdict in zip(frame.itertuples(index=False), decided.itertuples(index=False), strict=True):
+            rule_set = self.book.get(verdict.rule_version)
+            confirm_by, pay_by, estimated = self._deadlines(rule_set, verdict.outcome, claim.first_filed_on)
+            reasons = verdict.reasons + (";CALENDAR_ESTIMATED" if estimated and verdict.reasons else
+                                         "CALENDAR_ESTIMATED" if estimated else "")
+            note = dict(policy_note, duplicate_of=claim.duplicate_of,
+                        deadlines={"confirm_by": confirm_by.isoformat() if confirm_by else None,
+                                   "pay_by": pay_by.isoformat() if pay_by else None, "calendar_estimated": estimated})
+            rows.append({
+                "platform_code": claim.platform_code, "claim_id": claim.claim_id, "claim_version_id": int(claim.id),
+                "business_day": day, "basis": RULES, "outcome": verdict.outcome, "reason_codes": reasons,
+                "rule_set": verdict.rule_set, "rule_version": verdict.rule_version,
+                "payable_fen": None if pd.isna(verdict.amount_fen) else int(verdict.amount_fen),
+                "filed_on": claim.first_filed_on, "confirm_by": confirm_by, "pay_by": pay_by,
+                "calendar_estimated": estimated, "evaluation": json.dumps(note, sort_keys=True),
+                "decided_at": decided_at,
+            })
+            result.decided[verdict.outcome] = result.decided.get(verdict.outcome, 0) + 1
+            result.calendar_estimated += int(estimated)
+        session.execute(insert(decisions_table), rows)  # core: no ORM overhead per row
 
-    def _orders(self, session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], OrderFacts]:
-        found = {}
-        order_ids = sorted({order_id for _platform, order_id in keys})
-        table = ClaimOrder.__table__
-        for start in range(0, len(order_ids), 5000):
-            chunk = order_ids[start: start + 5000]
-            for order in session.execute(select(table).where(table.c.order_id.in_(chunk))):
-                if (order.platform_code, order.order_id) in keys:
-                    found[(order.platform_code, order.order_id)] = order_facts(order)  # type: ignore[arg-type]
-        return found
+    def _deadlines(self, rule_set: RuleSet, outcome: str, first_filed_on: date) -> tuple[date | None, date | None, bool]:
+        if outcome not in ("fast_track", "standard_review", "pending"):
+            return None, None, False
+        fast = outcome == "fast_track"
+        confirm = self._working_days(first_filed_on, rule_set.confirm_working_days(fast))
+        pay_days = rule_set.pay_working_days_fast_track if fast else None
+        if pay_days is None:
+            return confirm.date, None, confirm.estimated
+        pay = self._working_days(first_filed_on, pay_days)
+        return confirm.date, pay.date, confirm.estimated or pay.estimated
 
-    def _decision_row(self, version: ClaimVersion, claim: ClaimFacts, evaluation: Evaluation, day: date,
-                      decided_at: datetime) -> dict:
-        rule_set = evaluation.rule_set
-        confirm_by = pay_by = None
-        estimated = False
-        if rule_set is not None and evaluation.outcome in ("fast_track", "standard_review", "pending"):
-            fast = evaluation.outcome == "fast_track"
-            confirm = self.calendar.add_working_days(claim.first_filed_on, rule_set.confirm_working_days(fast))
-            confirm_by, estimated = confirm.date, confirm.estimated
-            pay_days = rule_set.pay_working_days_fast_track if fast else None
-            if pay_days is not None:
-                pay = self.calendar.add_working_days(claim.first_filed_on, pay_days)
-                pay_by, estimated = pay.date, estimated or pay.estimated
-        explanation = evaluation.as_dict()
-        explanation["deadlines"] = {
-            "confirm_by": confirm_by.isoformat() if confirm_by else None,
-            "pay_by": pay_by.isoformat() if pay_by else None,
-            "calendar_estimated": estimated,
-        }
-        reasons = list(evaluation.reasons) + (["CALENDAR_ESTIMATED"] if estimated else [])
-        return {
-            "platform_code": version.platform_code, "claim_id": version.claim_id, "claim_version_id": version.id,
-            "business_day": day, "basis": RULES, "outcome": evaluation.outcome, "reason_codes": ";".join(reasons),
-            "rule_set": rule_set.rule_set if rule_set else "", "rule_version": evaluation.rule_version or "",
-            "payable_fen": evaluation.amount_fen, "filed_on": claim.first_filed_on, "confirm_by": confirm_by,
-            "pay_by": pay_by, "calendar_estimated": estimated,
-            "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
-        }
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one adjudicator per run; few distinct (day, n)
+    def _working_days(self, start: date, count: int):  # type: ignore[no-untyped-def]
+        return self.calendar.add_working_days(start, count)
+
+    def _orders_frame(self, session: Session, claims: pd.DataFrame) -> pd.DataFrame:
+        table = ClaimOrder.metadata.tables["claim_order"]
+        columns = ["platform_code", "order_id", "order_worker_ref", "order_province_code", "accepted_us", "completed_us"]
+        found: list[Any] = []
+        for platform, group in claims.groupby("platform_code"):
+            order_ids = sorted(set(group["order_id"]))
+            for start in range(0, len(order_ids), 5000):
+                found.extend(session.execute(
+                    select(table.c.platform_code, table.c.order_id, table.c.worker_ref, table.c.province_code,
+                           table.c.accepted_at, table.c.completed_at)
+                    .where(table.c.platform_code == platform, table.c.order_id.in_(order_ids[start: start + 5000]))
+                ).all())
+        orders = pd.DataFrame([tuple(row) for row in found], columns=["platform_code", "order_id", "order_worker_ref", "order_province_code",
+                                              "accepted_at", "completed_at"], dtype=object)
+        orders["accepted_us"] = _micros(orders["accepted_at"])
+        orders["completed_us"] = _micros(orders["completed_at"])
+        return orders[columns]
+
+    def _duplicates(self, session: Session, versions_table: Any, claims: pd.DataFrame, day: date) -> list[str | None]:
+        """Earlier claims of the same worker, order and incident (rules.find_duplicates
+        decides, over every claim filed for the orders concerned)."""
+        columns = ["id", "platform_code", "claim_id", "order_id", "worker_ref", "incident_at", "reported_at",
+                   "partition_date", "file_name", "line", "business_day"]
+        others = _frame(session, versions_table, "order_id",
+                        set(zip(claims["platform_code"], claims["order_id"], strict=True)), day, columns)
+        everyone = _current(others)
+        group = ["worker_ref", "platform_code", "order_id", "incident_at"]
+        sizes = everyone.groupby(group, dropna=False)["claim_id"].transform("size")
+        shared = everyone[sizes > 1]
+        duplicates = find_duplicates(_duplicate_facts(row) for row in shared.itertuples(index=False))
+        return [duplicates.get(key) for key in zip(claims["platform_code"], claims["claim_id"], strict=True)]
 
     # -- standard review ------------------------------------------------------------------------
     def _apply_determinations(self, session: Session, day: date, result: DayAdjudication) -> None:
@@ -219,9 +296,11 @@ class Adjudicator:
         ).scalars().all()
         if not pending:
             return
-        versions = current_versions(session, day)
-        latest = latest_decisions(session, day)
-        applied_today = {key for key, d in latest_decisions(session, day, DETERMINATION).items() if d.business_day == day}
+        keys = {(d.platform_code, d.claim_id) for d in pending}
+        current = _current(_frame(session, ClaimVersion.metadata.tables["claim_version"], "claim_id", keys, day))
+        versions = {(row.platform_code, row.claim_id): row for row in current.itertuples(index=False)}
+        latest = _latest_decisions(session, Decision.metadata.tables["decision"], keys, day)
+        applied_today: set[tuple[str, str]] = set()
         decided_at = datetime.now(UTC)
         for determination in pending:
             key = (determination.platform_code, determination.claim_id)
@@ -252,7 +331,7 @@ class Adjudicator:
             "review_decision_business_day": review.business_day.isoformat(),
         }
         row = {
-            "platform_code": key[0], "claim_id": key[1], "claim_version_id": versions[key].id, "business_day": day,
+            "platform_code": key[0], "claim_id": key[1], "claim_version_id": int(versions[key].id), "business_day": day,
             "basis": DETERMINATION, "outcome": "standard_review" if approved else "rejected", "reason_codes": code,
             "rule_set": "hrss-determination", "rule_version": review.rule_version,
             "payable_fen": determination.approved_amount_fen if approved else None, "filed_on": review.filed_on,
@@ -281,14 +360,3 @@ def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_
                 "calendar_estimated": str(decision.calendar_estimated).lower(),
             })
     return rows
-
-
-def latest_decisions_for(session: Session, key: tuple[str, str], day: date, basis: str) -> Decision | None:
-    return session.execute(
-        select(Decision).where(
-            Decision.platform_code == key[0], Decision.claim_id == key[1], Decision.basis == basis,
-            Decision.business_day <= day,
-        ).order_by(Decision.business_day.desc(), Decision.id.desc()).limit(1)
-    ).scalar_one_or_none()
-
-

@@ -45,9 +45,10 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
                       warning_working_days: int) -> dict[str, int]:
     with Session(engine) as session:
         decisions = session.execute(
-            select(Decision).where(Decision.business_day == day)
+            select(Decision.claim_id, Decision.platform_code, Decision.outcome, Decision.reason_codes,
+                   Decision.rule_version, Decision.decided_at).where(Decision.business_day == day)
             .order_by(Decision.platform_code, Decision.claim_id, Decision.basis.desc())
-        ).scalars().all()
+        ).all()
         results = session.execute(
             select(Determination, DeterminationResult)
             .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
