@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,13 +27,10 @@ PLATFORM = "meituan"
 
 
 def _peak_mb() -> float:
-    """This process's own peak resident memory (VmHWM: reset by exec, unlike
-    ru_maxrss, which a child started from a large parent inherits)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _measure import peak_mb
+
+    return peak_mb()
 
 
 def phase_read(path: Path) -> dict:

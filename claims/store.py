@@ -11,10 +11,10 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -89,27 +89,24 @@ class LocalStore:
         return self._path(key).read_bytes()
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        """Write atomically: a temporary name in the same folder, then rename."""
+        self._atomically(key, lambda handle: handle.write(data))
+
+    def put_file(self, key: str, path: Path) -> None:
+        def copy(handle: BinaryIO) -> None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, _CHUNK)
+
+        self._atomically(key, copy)
+
+    def _atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        """Write to a temporary name in the target's folder, then rename: readers
+        see the old file or the new one, never half of one."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            _publishable(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(path, tmp)
+                write(handle)
             _publishable(tmp)
             os.replace(tmp, target)
         except BaseException:

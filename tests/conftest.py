@@ -83,3 +83,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory whose ./var/ is the embedded default."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def ledger_env(ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every CLAIMS_* location in a temporary folder, the ledger on SQLite or
+    PostgreSQL (parametrised through ``ledger_url``)."""
+    monkeypatch.setenv("CLAIMS_DATABASE_URL", ledger_url)
+    monkeypatch.setenv("CLAIMS_LANDING_URL", str(tmp_path / "landing"))
+    monkeypatch.setenv("CLAIMS_OUTBOX_URL", str(tmp_path / "outbox"))
+    monkeypatch.setenv("CLAIMS_LAKE_URL", str(tmp_path / "lake"))
+    return tmp_path

@@ -20,12 +20,8 @@ HAINAN = {"province_code": "460000", "city_code": "460100"}
 
 
 @pytest.fixture
-def env(ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CLAIMS_DATABASE_URL", ledger_url)
-    monkeypatch.setenv("CLAIMS_LANDING_URL", str(tmp_path / "landing"))
-    monkeypatch.setenv("CLAIMS_OUTBOX_URL", str(tmp_path / "outbox"))
-    monkeypatch.setenv("CLAIMS_LAKE_URL", str(tmp_path / "lake"))
-    return tmp_path
+def env(ledger_env: Path) -> Path:
+    return ledger_env
 
 
 def run(day: date) -> dict:

@@ -24,12 +24,8 @@ DAY = date(2025, 9, 1)
 
 
 @pytest.fixture
-def env(ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CLAIMS_DATABASE_URL", ledger_url)
-    monkeypatch.setenv("CLAIMS_LANDING_URL", str(tmp_path / "landing"))
-    monkeypatch.setenv("CLAIMS_OUTBOX_URL", str(tmp_path / "outbox"))
-    monkeypatch.setenv("CLAIMS_LAKE_URL", str(tmp_path / "lake"))
-    return tmp_path
+def env(ledger_env: Path) -> Path:
+    return ledger_env
 
 
 def drop(root: Path, source: str, platform: str, day: date, name: str, data: bytes, marker: bool = True) -> None:
