@@ -37,6 +37,7 @@ class Settings:
     pending_max_days: int = 7
     coverage_grace_seconds: int = 0
     deadline_warning_working_days: int = 2
+    payouts_auto_release: bool = True
 
     @property
     def uses_development_keys(self) -> bool:
@@ -83,4 +84,6 @@ def load_settings(base: Path | None = None) -> Settings:
         pending_max_days=int(env.get("CLAIMS_PENDING_MAX_DAYS", "7")),
         coverage_grace_seconds=int(env.get("CLAIMS_COVERAGE_GRACE_SECONDS", "0")),
         deadline_warning_working_days=int(env.get("CLAIMS_DEADLINE_WARNING_WORKING_DAYS", "2")),
+        payouts_auto_release=env.get("CLAIMS_PAYOUTS_AUTO_RELEASE", "true" if environment == "development" else "false")
+        .strip().lower() in ("1", "true", "yes"),
     )

@@ -9,7 +9,9 @@ Airflow's traps, designed around here:
 - a second ``dag.test()`` for the same logical date deletes the earlier run: the
   history worth keeping lives in the claims ledger, not in Airflow's database;
 - the business date is passed explicitly as a parameter, never derived from the
-  clock or the manual run's data interval.
+  clock or the manual run's data interval;
+- payouts are released automatically (and recorded so): run-day is the embedded,
+  single-operator path; production releases go through `claims payouts approve`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
-DAG_ORDER = ("ingest_orders", "ingest_claims", "ingest_determinations", "adjudicate")
+DAG_ORDER = ("ingest_orders", "ingest_claims", "ingest_determinations", "adjudicate", "payouts")
 OK_STATES = {"success", "skipped"}
 
 
@@ -78,10 +80,10 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
         dag = bag.dags[dag_id]
         for task in dag.tasks:
             task.retries = 0
-        run = dag.test(
-            logical_date=logical,
-            run_conf={"business_date": day.isoformat(), "wait_for_markers": False},
-        )
+        conf: dict[str, object] = {"business_date": day.isoformat(), "wait_for_markers": False}
+        if "auto_release" in dag.params:
+            conf["auto_release"] = True  # run-day releases its payouts itself, recorded as automatic
+        run = dag.test(logical_date=logical, run_conf=conf)
         states = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
                   for ti in run.get_task_instances()}
         state = str(run.state.value if hasattr(run.state, "value") else run.state)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -252,3 +253,92 @@ class DeterminationResult(Base):
     business_day: Mapped[date] = mapped_column(Date, index=True)
     reason_code: Mapped[str] = mapped_column(String(40))
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))
+
+
+class LedgerTransaction(Base):
+    """A money movement: its postings sum to zero. Never updated; a correction is
+    a reversing transaction."""
+
+    __tablename__ = "ledger_transaction"
+    __table_args__ = (UniqueConstraint("kind", "reference", name="uq_ledger_transaction_kind_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # approve | disburse | settle | return
+    reference: Mapped[str] = mapped_column(String(128))  # what makes it unique: decision id, end-to-end id
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerPosting(Base):
+    """One side of a transaction, in integer fen: debit positive, credit negative."""
+
+    __tablename__ = "ledger_posting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)  # e.g. benefits_payable:110000
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class PayoutBatch(Base):
+    """One bank batch of a province and day: at most 3,000 items."""
+
+    __tablename__ = "payout_batch"
+    __table_args__ = (
+        UniqueConstraint("business_day", "province_code", "sequence", name="uq_payout_batch_day_province_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(35), unique=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    province_code: Mapped[str] = mapped_column(String(6))
+    sequence: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    control_sum_fen: Mapped[int] = mapped_column(BigInteger)
+    requested_execution_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    csv_sha256: Mapped[str] = mapped_column(String(64))
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class PayoutItem(Base):
+    """One payment of a claim's instalment. At most one live item per instalment
+    (a partial unique index); a returned item is marked and paid again later."""
+
+    __tablename__ = "payout_item"
+    __table_args__ = (
+        Index("uq_payout_item_live_instalment", "platform_code", "claim_id", "instalment", unique=True,
+              sqlite_where=text("returned_on IS NULL"), postgresql_where=text("returned_on IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("payout_batch.batch_id"), index=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    instalment: Mapped[int] = mapped_column(Integer)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decision.id"))
+    claim_version_id: Mapped[int] = mapped_column(ForeignKey("claim_version.id"))
+    province_code: Mapped[str] = mapped_column(String(6))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    payee_name_enc: Mapped[str] = mapped_column(Text)
+    payee_account_enc: Mapped[str] = mapped_column(Text)
+    payee_account_masked: Mapped[str] = mapped_column(String(32))
+    payee_bank_code: Mapped[str] = mapped_column(String(12))
+    returned_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PayoutRelease(Base):
+    """A day's payout files released to the bank: the manifest is written at release."""
+
+    __tablename__ = "payout_release"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[str] = mapped_column(String(128))
+    prepared_by: Mapped[str] = mapped_column(String(128))
+    automatic: Mapped[bool] = mapped_column(Boolean)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))

@@ -1,3 +1,30 @@
 """Payouts: the daily payout batches to workers' bank accounts and the files that
 carry them to the paying agencies' banks (ISO 20022 pain.001.001.09, see
 ``claims.payouts.pain001``)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+from claims.settings import Settings, load_settings
+
+
+def pay_day(day: date, settings: Settings | None = None, *, auto_release: bool | None = None) -> dict:
+    """Prepare, publish and (when the release rule allows) release a day's payouts."""
+    from claims.ledger.db import engine_for, upgrade
+    from claims.payouts.pipeline import Paymaster, paying_agencies
+    from claims.privacy import Cipher
+    from claims.store import open_store
+    from claims.workdays import WorkCalendar
+
+    settings = settings or load_settings()
+    upgrade(settings.database_url)
+    if auto_release is None:
+        auto_release = settings.payouts_auto_release
+    master = Paymaster(engine_for(settings.database_url), open_store(settings.outbox_url),
+                       Cipher.from_ring(settings.encryption_keys), WorkCalendar.load(), paying_agencies())
+    result = master.run(day, auto_release=auto_release, operator=os.environ.get("CLAIMS_OPERATOR", "claims"))
+    return {"business_day": day.isoformat(), "batches": result.batches, "items": result.items,
+            "total_fen": result.total_fen, "released": result.released, "files_written": result.files_written,
+            "files_verified": result.files_verified}

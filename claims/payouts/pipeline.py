@@ -1,0 +1,287 @@
+"""A business day's payouts: every approved amount not yet covered by a live
+payout item is paid exactly once, in batches of at most 3,000 items per paying
+province, as CSV and ISO 20022 pain.001 files; the manifest, written last at
+release, publishes the day.
+
+Exactly once lives in the database: a payout item per (claim, instalment) while
+live (partial unique index), a batch per (day, province, sequence), a ledger
+transaction per (kind, reference). Files are rendered from the ledger: a re-run
+verifies what was published against the ledger and rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from claims.adjudication.orders import _aware
+from claims.calendar import SHANGHAI
+from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, PayoutBatch, PayoutItem, PayoutRelease
+from claims.payouts import pain001
+from claims.payouts.ledger import post
+from claims.privacy import Cipher
+from claims.store import Store
+from claims.workdays import WorkCalendar
+
+MAX_BATCH_ITEMS = 3000
+CURRENCY = "CNY"
+CSV_COLUMNS = ["batch_id", "end_to_end_id", "claim_id", "platform_code", "province_code", "payee_name",
+               "payee_account", "payee_bank_code", "amount_fen", "currency", "remark"]
+AGENCIES = Path(__file__).resolve().parents[1] / "reference" / "data" / "paying_agencies.csv"
+
+
+class PublishedFileMismatch(RuntimeError):
+    """A published file differs from what the ledger says was published."""
+
+
+def paying_agencies(path: Path = AGENCIES) -> dict[str, pain001.Debtor]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return {row["province_code"]: pain001.Debtor(row["agency_name"], row["account"], row["bank_code"])
+                for row in csv.DictReader(handle)}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class PayDay:
+    day: date
+    batches: int = 0
+    items: int = 0
+    total_fen: int = 0
+    released: bool = False
+    files_written: int = 0
+    files_verified: int = 0
+
+
+class Paymaster:
+    def __init__(self, engine: Engine, outbox: Store, cipher: Cipher, calendar: WorkCalendar,
+                 agencies: dict[str, pain001.Debtor]) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.cipher = cipher
+        self.calendar = calendar
+        self.agencies = agencies
+
+    def run(self, day: date, *, auto_release: bool, operator: str = "claims") -> PayDay:
+        result = PayDay(day)
+        with Session(self.engine) as session, session.begin():
+            self._approve(session, day)
+        try:
+            with Session(self.engine) as session, session.begin():
+                self._prepare(session, day)
+        except IntegrityError:
+            pass  # another run prepared this day at the same moment: its batches stand, ours roll back
+        self._publish_files(day, result)
+        if auto_release:
+            self.release(day, released_by="automatic", automatic=True, prepared_by=operator)
+        result.released = self._write_manifest(day, result)
+        with Session(self.engine) as session:
+            batches = session.execute(select(PayoutBatch).where(PayoutBatch.business_day == day)).scalars().all()
+            result.batches = len(batches)
+            result.items = sum(b.item_count for b in batches)
+            result.total_fen = sum(b.control_sum_fen for b in batches)
+        return result
+
+    # -- money owed ------------------------------------------------------------------------
+    def _approve(self, session: Session, day: date) -> None:
+        """An 'approve' transaction per payable decision: the claim's approved total
+        moves to the new amount (a raise adds the difference, a cut reverses some)."""
+        payable = session.execute(
+            select(Decision).where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
+            .order_by(Decision.business_day, Decision.id)
+        ).scalars().all()
+        approved: dict[tuple[str, str], int] = defaultdict(int)
+        for decision in payable:
+            key = (decision.platform_code, decision.claim_id)
+            province = self._province(session, decision.platform_code, decision.claim_version_id)
+            change = int(decision.payable_fen or 0) - approved[key]
+            approved[key] = int(decision.payable_fen or 0)
+            post(session, day=decision.business_day, kind="approve", reference=f"decision:{decision.id}",
+                 platform_code=key[0], claim_id=key[1],
+                 postings=[(f"benefit_expense:{province}", change), (f"benefits_payable:{province}", -change)])
+
+    def _province(self, session: Session, platform_code: str, claim_version_id: int) -> str:
+        """The paying province: where the order was accepted (the incident's without an order)."""
+        version = session.get(ClaimVersion, claim_version_id)
+        assert version is not None
+        order_province = session.execute(
+            select(ClaimOrder.province_code).where(ClaimOrder.platform_code == platform_code,
+                                                   ClaimOrder.order_id == version.order_id)
+        ).scalar_one_or_none()
+        return order_province or version.incident_province_code
+
+    # -- batches ----------------------------------------------------------------------------
+    def _prepare(self, session: Session, day: date) -> None:
+        if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first():
+            return  # prepared before: a re-run adds nothing
+        owed = self._owed(session, day)
+        if not owed:
+            return
+        created_at = datetime.now(UTC)
+        execution = self.calendar.next_working_day(day).date
+        by_province: dict[str, list[dict]] = defaultdict(list)
+        for item in owed:
+            by_province[item["province_code"]].append(item)
+        for province, items in sorted(by_province.items()):
+            items.sort(key=lambda i: (i["platform_code"], i["claim_id"], i["instalment"]))
+            for sequence, start in enumerate(range(0, len(items), MAX_BATCH_ITEMS), start=1):
+                chunk = items[start: start + MAX_BATCH_ITEMS]
+                batch_id = f"PO{day:%Y%m%d}{province}{sequence:03d}"
+                for number, item in enumerate(chunk, start=1):
+                    item["batch_id"] = batch_id
+                    item["end_to_end_id"] = f"{batch_id}{number:04d}"
+                csv_bytes, xml_bytes = self._render(batch_id, province, created_at, execution, chunk)
+                session.add(PayoutBatch(
+                    batch_id=batch_id, business_day=day, province_code=province, sequence=sequence,
+                    item_count=len(chunk), control_sum_fen=sum(i["amount_fen"] for i in chunk),
+                    requested_execution_date=execution, created_at=created_at,
+                    csv_sha256=sha256(csv_bytes), xml_sha256=sha256(xml_bytes),
+                ))
+                session.flush()
+                for item in chunk:
+                    session.add(PayoutItem(**{k: v for k, v in item.items() if not k.startswith("_")},
+                                           business_day=day))
+                    post(session, day=day, kind="disburse", reference=f"item:{item['end_to_end_id']}",
+                         platform_code=item["platform_code"], claim_id=item["claim_id"],
+                         postings=[(f"benefits_payable:{province}", item["amount_fen"]),
+                                   (f"in_transit:{province}", -item["amount_fen"])])
+
+    def _owed(self, session: Session, day: date) -> list[dict]:
+        """Per claim: its latest payable amount minus what live items already cover."""
+        latest: dict[tuple[str, str], Decision] = {}
+        for decision in session.execute(
+            select(Decision).where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
+            .order_by(Decision.business_day, Decision.id)
+        ).scalars():
+            latest[(decision.platform_code, decision.claim_id)] = decision
+        covered = {(platform, claim): int(total) for platform, claim, total in session.execute(
+            select(PayoutItem.platform_code, PayoutItem.claim_id, func.sum(PayoutItem.amount_fen))
+            .where(PayoutItem.returned_on.is_(None)).group_by(PayoutItem.platform_code, PayoutItem.claim_id)
+        )}
+        instalments = {(platform, claim): int(last) for platform, claim, last in session.execute(
+            select(PayoutItem.platform_code, PayoutItem.claim_id, func.max(PayoutItem.instalment))
+            .group_by(PayoutItem.platform_code, PayoutItem.claim_id)
+        )}
+        owed = []
+        for (platform, claim_id), decision in sorted(latest.items()):
+            due = int(decision.payable_fen or 0) - covered.get((platform, claim_id), 0)
+            if due <= 0:
+                continue
+            version = session.get(ClaimVersion, decision.claim_version_id)
+            assert version is not None
+            owed.append({
+                "platform_code": platform, "claim_id": claim_id, "instalment": instalments.get((platform, claim_id), 0) + 1,
+                "decision_id": decision.id, "claim_version_id": version.id,
+                "province_code": self._province(session, platform, version.id), "amount_fen": due,
+                "payee_name_enc": version.worker_name_enc, "payee_account_enc": version.payee_account_enc,
+                "payee_account_masked": version.payee_account_masked, "payee_bank_code": version.payee_bank_code,
+            })
+        return owed
+
+    def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
+                items: list[dict]) -> tuple[bytes, bytes]:
+        payments = []
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for item in items:
+            name = self.cipher.decrypt(item["payee_name_enc"])
+            account = self.cipher.decrypt(item["payee_account_enc"])
+            remark = f"职业伤害保障 {item['claim_id']}"
+            writer.writerow([batch_id, item["end_to_end_id"], item["claim_id"], item["platform_code"], province,
+                             name, account, item["payee_bank_code"], item["amount_fen"], CURRENCY, remark])
+            payments.append(pain001.PaymentItem(item["end_to_end_id"], item["amount_fen"], name, account,
+                                                item["payee_bank_code"], remark))
+        debtor = self.agencies[province]
+        xml = pain001.render_pain001(pain001.PayoutBatch(
+            batch_id, province, _aware(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
+        return buffer.getvalue().encode("utf-8"), xml
+
+    # -- files and release ------------------------------------------------------------------
+    def _batch_files(self, session: Session, batch: PayoutBatch) -> tuple[bytes, bytes]:
+        items = session.execute(
+            select(PayoutItem).where(PayoutItem.batch_id == batch.batch_id).order_by(PayoutItem.end_to_end_id)
+        ).scalars().all()
+        rows = [{column.name: getattr(item, column.name) for column in PayoutItem.__table__.columns} for item in items]
+        return self._render(batch.batch_id, batch.province_code, batch.created_at, batch.requested_execution_date, rows)
+
+    def _publish_files(self, day: date, result: PayDay) -> None:
+        with Session(self.engine) as session:
+            for batch in session.execute(
+                select(PayoutBatch).where(PayoutBatch.business_day == day).order_by(PayoutBatch.batch_id)
+            ).scalars():
+                csv_bytes, xml_bytes = self._batch_files(session, batch)
+                for suffix, data, recorded in (("csv", csv_bytes, batch.csv_sha256), ("xml", xml_bytes, batch.xml_sha256)):
+                    if sha256(data) != recorded:
+                        raise PublishedFileMismatch(f"{batch.batch_id}.{suffix}: the ledger renders other bytes")
+                    self._put_once(batch_key(batch, suffix), data, result)
+
+    def _put_once(self, key: str, data: bytes, result: PayDay) -> None:
+        """Published files are verified, never rewritten."""
+        if self.outbox.exists(key):
+            if sha256(self.outbox.read_bytes(key)) != sha256(data):
+                raise PublishedFileMismatch(f"{key} differs from the ledger's record")
+            result.files_verified += 1
+            return
+        self.outbox.write_bytes(key, data)
+        result.files_written += 1
+
+    def release(self, day: date, *, released_by: str, automatic: bool, prepared_by: str = "claims") -> bool:
+        """Record who released the day's batches (once); the manifest follows."""
+        with Session(self.engine) as session, session.begin():
+            if session.get(PayoutRelease, day) is not None:
+                return False
+            released_at = datetime.now(UTC)
+            manifest = self._manifest(session, day, released_at, released_by, automatic)
+            session.add(PayoutRelease(business_day=day, released_at=released_at, released_by=released_by,
+                                      prepared_by=prepared_by, automatic=automatic, manifest_sha256=sha256(manifest)))
+        return True
+
+    def _manifest(self, session: Session, day: date, released_at: datetime, released_by: str, automatic: bool) -> bytes:
+        batches = session.execute(
+            select(PayoutBatch).where(PayoutBatch.business_day == day).order_by(PayoutBatch.batch_id)
+        ).scalars().all()
+        body = {
+            "business_day": day.isoformat(),
+            "released_at": _aware(released_at).astimezone(SHANGHAI).replace(microsecond=0).isoformat(),
+            "released_by": released_by,
+            "automatic_release": automatic,
+            "currency": CURRENCY,
+            "batch_count": len(batches),
+            "item_count": sum(b.item_count for b in batches),
+            "control_sum_fen": sum(b.control_sum_fen for b in batches),
+            "files": [
+                {"path": batch_key(batch, suffix), "batch_id": batch.batch_id, "province_code": batch.province_code,
+                 "sha256": digest, "item_count": batch.item_count, "control_sum_fen": batch.control_sum_fen,
+                 "requested_execution_date": batch.requested_execution_date.isoformat()}
+                for batch in batches for suffix, digest in (("csv", batch.csv_sha256), ("xml", batch.xml_sha256))
+            ],
+        }
+        return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def _write_manifest(self, day: date, result: PayDay) -> bool:
+        with Session(self.engine) as session:
+            release = session.get(PayoutRelease, day)
+            if release is None:
+                return False  # prepared, awaiting release: nothing reaches the bank yet
+            manifest = self._manifest(session, day, release.released_at, release.released_by, release.automatic)
+        if sha256(manifest) != release.manifest_sha256:
+            raise PublishedFileMismatch(f"manifest of {day}: the ledger renders other bytes")
+        self._put_once(f"payouts/date={day.isoformat()}/manifest.json", manifest, result)
+        return True
+
+
+def batch_key(batch: PayoutBatch, suffix: str) -> str:
+    return f"payouts/date={batch.business_day.isoformat()}/province={batch.province_code}/{batch.batch_id}.{suffix}"
