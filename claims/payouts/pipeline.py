@@ -11,11 +11,13 @@ verifies what was published against the ledger and rewrites nothing.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -76,23 +78,45 @@ class Paymaster:
 
     def run(self, day: date, *, auto_release: bool, operator: str = "claims") -> PayDay:
         result = PayDay(day)
-        with Session(self.engine) as session, session.begin():
-            self._approve(session, day)
-        try:
-            with Session(self.engine) as session, session.begin():
-                self._prepare(session, day)
-        except IntegrityError:
-            pass  # another run prepared this day at the same moment: its batches stand, ours roll back
-        self._publish_files(day, result)
-        if auto_release:
-            self.release(day, released_by="automatic", automatic=True, prepared_by=operator)
-        result.released = self._write_manifest(day, result)
+        with self._day_lock(day):
+            self._once(lambda session: self._approve(session, day))
+            self._once(lambda session: self._prepare(session, day))
+            self._publish_files(day, result)
+            if auto_release:
+                self.release(day, released_by="automatic", automatic=True, prepared_by=operator)
+            result.released = self._write_manifest(day, result)
         with Session(self.engine) as session:
             batches = session.execute(select(PayoutBatch).where(PayoutBatch.business_day == day)).scalars().all()
             result.batches = len(batches)
             result.items = sum(b.item_count for b in batches)
             result.total_fen = sum(b.control_sum_fen for b in batches)
         return result
+
+    @contextlib.contextmanager
+    def _day_lock(self, day: date) -> Iterator[None]:
+        """One payer per day at a time. PostgreSQL: an advisory lock, so a second
+        process waits, then finds the day's work done. SQLite has one writer anyway;
+        the unique keys are the last line of defence either way."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        key = 7_300_000_000 + (day - date(2000, 1, 1)).days
+        with self.engine.connect() as connection:
+            connection.execute(select(func.pg_advisory_lock(key)))
+            try:
+                yield
+            finally:
+                connection.execute(select(func.pg_advisory_unlock(key)))
+                connection.commit()
+
+    def _once(self, work: Callable[[Session], None]) -> None:
+        """Run ``work`` in one transaction; a unique-key conflict means another run
+        did the same work at the same moment: its rows stand, ours roll back."""
+        try:
+            with Session(self.engine) as session, session.begin():
+                work(session)
+        except IntegrityError:
+            pass
 
     # -- money owed ------------------------------------------------------------------------
     def _approve(self, session: Session, day: date) -> None:
@@ -240,14 +264,20 @@ class Paymaster:
 
     def release(self, day: date, *, released_by: str, automatic: bool, prepared_by: str = "claims") -> bool:
         """Record who released the day's batches (once); the manifest follows."""
-        with Session(self.engine) as session, session.begin():
+        done: list[bool] = []
+
+        def record(session: Session) -> None:
             if session.get(PayoutRelease, day) is not None:
-                return False
+                return
             released_at = datetime.now(UTC)
             manifest = self._manifest(session, day, released_at, released_by, automatic)
             session.add(PayoutRelease(business_day=day, released_at=released_at, released_by=released_by,
                                       prepared_by=prepared_by, automatic=automatic, manifest_sha256=sha256(manifest)))
-        return True
+            session.flush()
+            done.append(True)
+
+        self._once(record)
+        return bool(done)
 
     def _manifest(self, session: Session, day: date, released_at: datetime, released_by: str, automatic: bool) -> bytes:
         batches = session.execute(

@@ -1,0 +1,177 @@
+"""Daily payouts over the ledger, on SQLite and PostgreSQL: every approved claim
+paid exactly once, files that agree with each other and with the ledger, and
+re-runs that verify instead of rewriting."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from claims.adjudication import adjudicate_day
+from claims.ingest import ingest_source, publish_day
+from claims.ledger.db import engine_for
+from claims.ledger.models import LedgerPosting, LedgerTransaction, PayoutItem
+from claims.payouts import pay_day
+from claims.payouts.ledger import balances
+from claims.payouts.pain001 import validate_pain001
+from claims.payouts.pipeline import PublishedFileMismatch
+from claims.settings import load_settings
+from tests import factories as f
+from tests.ingest.test_pipeline import drop
+
+DAY = date(2025, 9, 1)
+NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
+
+
+@pytest.fixture
+def env(ledger_env: Path) -> Path:
+    return ledger_env
+
+
+def run(day: date, **kwargs: object) -> dict:
+    for source in ("orders", "claims", "determinations"):
+        ingest_source(source, day)
+    publish_day(day)
+    adjudicate_day(day)
+    return pay_day(day, **kwargs)  # type: ignore[arg-type]
+
+
+def land_claims(root: Path, day: date, count: int, province: str = "110000", cost: str = "45000") -> None:
+    city = province[:2] + "0100"
+    accepted = f"{day.isoformat()}T12:00:00+08:00"
+    orders = [f.order(order_id=f"O{i}", province_code=province, city_code=city, accepted_at=accepted,
+                      completed_at=f"{day.isoformat()}T12:40:00+08:00") for i in range(count)]
+    claims = [f.claim(claim_id=f"C{i}", order_id=f"O{i}", medical_cost_fen=cost,
+                      incident_at=f"{day.isoformat()}T12:20:00+08:00", reported_at=f"{day.isoformat()}T12:45:00+08:00",
+                      payee_account=f.card_number(f"62220{i:013d}"))
+              for i in range(count)]
+    drop(root, "orders", "didi", day, f"orders-{day}.csv", f.csv_text(orders).encode())
+    drop(root, "claims", "didi", day, f"claims-{day}.csv", f.csv_text(claims).encode())
+
+
+def outbox_files(root: Path, day: date) -> dict[str, bytes]:
+    base = root / "outbox" / "payouts" / f"date={day.isoformat()}"
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+def test_a_day_is_paid_once_and_every_file_agrees_with_the_ledger(env: Path) -> None:
+    land_claims(env, DAY, 3)
+    first = run(DAY)
+    assert (first["batches"], first["items"], first["total_fen"], first["released"]) == (1, 3, 135000, True)
+    files = outbox_files(env, DAY)
+    assert sorted(files) == ["manifest.json", "province=110000/PO20250901110000001.csv",
+                             "province=110000/PO20250901110000001.xml"]
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["item_count"] == 3 and manifest["control_sum_fen"] == 135000
+    csv_name = next(name for name in files if name.endswith(".csv"))
+    xml_name = next(name for name in files if name.endswith(".xml"))
+    rows = list(csv.DictReader(io.StringIO(files[csv_name].decode("utf-8"))))
+    assert sum(int(r["amount_fen"]) for r in rows) == 135000 and {r["currency"] for r in rows} == {"CNY"}
+    assert rows[0]["payee_name"] == "张三"  # the bank needs the name and the account
+    validate_pain001(files[xml_name])
+    root = ET.fromstring(files[xml_name])
+    assert root.find("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", NS).text == "1350.00"
+    assert root.find("p:CstmrCdtTrfInitn/p:PmtInf/p:CtrlSum", NS).text == "1350.00"
+    assert root.find("p:CstmrCdtTrfInitn/p:PmtInf/p:ReqdExctnDt/p:Dt", NS).text == "2025-09-02"
+    for entry in manifest["files"]:
+        import hashlib
+
+        assert hashlib.sha256(files[entry["path"].split(f"date={DAY.isoformat()}/")[1]]).hexdigest() == entry["sha256"]
+    with Session(engine_for(load_settings().database_url)) as session:
+        totals = session.execute(
+            select(LedgerPosting.transaction_id, func.sum(LedgerPosting.amount_fen)).group_by(LedgerPosting.transaction_id)
+        ).all()
+        assert totals and all(total == 0 for _id, total in totals)
+        assert balances(session)["in_transit:110000"] == -135000
+        assert balances(session)["benefit_expense:110000"] == 135000
+
+    again = run(DAY)
+    assert (again["files_written"], again["files_verified"]) == (0, 3)
+    assert outbox_files(env, DAY) == files
+
+
+def test_a_day_without_payouts_still_publishes_its_manifest(env: Path) -> None:
+    result = run(DAY)
+    assert result["released"] and result["items"] == 0
+    manifest = json.loads(outbox_files(env, DAY)["manifest.json"])
+    assert manifest["files"] == [] and manifest["item_count"] == 0
+
+
+def test_a_raise_after_payment_pays_only_the_difference(env: Path) -> None:
+    land_claims(env, DAY, 1, cost="45000")
+    run(DAY)
+    later = DAY + timedelta(days=1)
+    amended = f.claim(claim_id="C0", order_id="O0", medical_cost_fen="60000", incident_at="2025-09-01T12:20:00+08:00",
+                      reported_at="2025-09-01T12:45:00+08:00", payee_account=f.card_number(f"62220{0:013d}"))
+    drop(env, "claims", "didi", later, "amended.csv", f.csv_text([amended]).encode())
+    result = run(later)
+    assert (result["items"], result["total_fen"]) == (1, 15000)
+    with Session(engine_for(load_settings().database_url)) as session:
+        items = session.execute(select(PayoutItem.instalment, PayoutItem.amount_fen).order_by(PayoutItem.id)).all()
+    assert [tuple(item) for item in items] == [(1, 45000), (2, 15000)]
+
+
+def test_batches_hold_at_most_3000_items(env: Path) -> None:
+    land_claims(env, DAY, 3001)
+    result = run(DAY)
+    assert (result["batches"], result["items"]) == (2, 3001)
+    manifest = json.loads(outbox_files(env, DAY)["manifest.json"])
+    assert sorted({e["item_count"] for e in manifest["files"]}) == [1, 3000]
+
+
+def test_without_release_nothing_is_published_until_approved(env: Path) -> None:
+    from claims.payouts import release_day
+
+    land_claims(env, DAY, 2)
+    held = run(DAY, auto_release=False)
+    assert held["released"] is False and "manifest.json" not in outbox_files(env, DAY)
+    with pytest.raises(PermissionError):
+        release_day(DAY, approved_by="claims")  # the preparer cannot approve their own batches
+    assert release_day(DAY, approved_by="finance-lead")["released"]
+    manifest = json.loads(outbox_files(env, DAY)["manifest.json"])
+    assert manifest["released_by"] == "finance-lead" and manifest["automatic_release"] is False
+
+
+def test_a_published_file_that_changed_is_refused_not_rewritten(env: Path) -> None:
+    land_claims(env, DAY, 1)
+    run(DAY)
+    csv_path = next((env / "outbox" / "payouts").rglob("*.csv"))
+    csv_path.write_bytes(csv_path.read_bytes().replace(b"45000", b"95000"))
+    with pytest.raises(PublishedFileMismatch):
+        pay_day(DAY)
+    assert b"95000" in csv_path.read_bytes()  # left as found, for people to look at
+
+
+@pytest.mark.postgres
+def test_two_processes_paying_the_same_day_pay_once(postgres_server: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(postgres_server)
+    for name, value in {"CLAIMS_DATABASE_URL": postgres_server, "CLAIMS_LANDING_URL": str(tmp_path / "landing"),
+                        "CLAIMS_OUTBOX_URL": str(tmp_path / "outbox"), "CLAIMS_LAKE_URL": str(tmp_path / "lake")}.items():
+        monkeypatch.setenv(name, value)
+    land_claims(tmp_path, DAY, 200)
+    for source in ("orders", "claims"):
+        ingest_source(source, DAY)
+    adjudicate_day(DAY)
+    code = "from datetime import date; from claims.payouts import pay_day; print(pay_day(date(2025, 9, 1)))"
+    workers = [subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs
+    with Session(engine_for(postgres_server)) as session:
+        assert session.scalar(select(func.count()).select_from(PayoutItem)) == 200
+        assert session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.kind == "disburse")) == 200
