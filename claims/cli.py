@@ -98,6 +98,47 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pay(args: argparse.Namespace) -> int:
+    from claims.payouts import pay_day
+
+    print(json.dumps(pay_day(args.day), indent=2))
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from claims.payouts import release_day
+
+    try:
+        print(json.dumps(release_day(args.day, approved_by=args.by), indent=2))
+    except PermissionError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_trail(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from claims.ledger.db import engine_for, upgrade
+    from claims.payouts.ledger import trail
+    from claims.settings import load_settings
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    with Session(engine_for(settings.database_url)) as session:
+        entries = trail(session, args.platform, args.claim_id)
+        if not entries:
+            print(f"no money has moved for claim {args.claim_id} of platform {args.platform}")
+            return 0
+        print(f"Money trail of claim {args.claim_id} (platform {args.platform}), in fen:")
+        for transaction, postings in entries:
+            print(f"  {transaction.business_day}  {transaction.kind:<9} {transaction.reference}")
+            for posting in postings:
+                side = "debit " if posting.amount_fen > 0 else "credit"
+                print(f"      {side} {posting.account:<28}{abs(posting.amount_fen):>14,}")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from claims.ledger.db import current_revision, upgrade
     from claims.settings import load_settings
@@ -142,6 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     adjudicate = commands.add_parser("adjudicate", help="decide a day's claims without Airflow")
     adjudicate.add_argument("day", type=_day, metavar="D")
     adjudicate.set_defaults(handler=cmd_adjudicate)
+
+    pay = commands.add_parser("pay", help="prepare (and, where allowed, release) a day's payouts without Airflow")
+    pay.add_argument("day", type=_day, metavar="D")
+    pay.set_defaults(handler=cmd_pay)
+
+    payouts = commands.add_parser("payouts", help="payout release")
+    payout_commands = payouts.add_subparsers(dest="payouts_command", required=True)
+    approve = payout_commands.add_parser("approve", help="release a day's prepared batches (four eyes)")
+    approve.add_argument("day", type=_day, metavar="D")
+    approve.add_argument("--by", required=True, help="who approves: not the person who prepared the batches")
+    approve.set_defaults(handler=cmd_approve)
+
+    trail = commands.add_parser("trail", help="every ledger posting of a claim")
+    trail.add_argument("claim_id")
+    trail.add_argument("--platform", required=True)
+    trail.set_defaults(handler=cmd_trail)
 
     db = commands.add_parser("db", help="the ledger schema")
     db.add_argument("action", choices=["upgrade", "current"])

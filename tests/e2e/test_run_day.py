@@ -7,6 +7,7 @@ the landing zone and outbox on a real S3 server (rclone serve s3)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -72,6 +73,16 @@ def check_against_simulation(report, read: Callable[[str], bytes], keys: Callabl
     assert {d["outcome"] for d in decided} <= {"fast_track", "standard_review", "pending", "rejected"}
     assert "fast_track" in {d["outcome"] for d in decided}
     assert not claimed & {d["claim_id"] for d in decided if d["outcome"] == "fast_track"}  # a rejected row decides nothing
+    manifest = json.loads(read(f"payouts/date={DAY.isoformat()}/manifest.json"))
+    fast = [d for d in decided if d["outcome"] == "fast_track"]
+    assert manifest["item_count"] == len(fast) and manifest["automatic_release"] is True
+    from claims.payouts.pain001 import validate_pain001
+
+    for entry in manifest["files"]:
+        data = read(entry["path"])
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        if entry["path"].endswith(".xml"):
+            validate_pain001(data)
     validations = json.loads(read(f"quality/date={DAY.isoformat()}/validations.json"))
     assert validations and all(v["agrees_with_exact_checks"] for v in validations), [
         v["disagreements"] for v in validations if not v["agrees_with_exact_checks"]
