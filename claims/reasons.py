@@ -61,6 +61,7 @@ _REASONS = [
     Reason("DOCUMENTS_MISSING", "decision", "a document the rule set requires is missing"),
     Reason("DUPLICATE_CLAIM", "decision", "another claim of the same worker for the same order and incident was filed first"),
     Reason("FILED_LATE", "decision", "the claim was filed after the rule set's filing deadline"),
+    Reason("AMENDED_AFTER_PAYMENT", "decision", "the claim was amended after a payout: anything but a payee change goes to standard review"),
     Reason("CALENDAR_ESTIMATED", "decision", "a deadline falls in a year without an official working-day schedule: estimated on weekdays"),
     Reason("APPROVED_BY_DETERMINATION", "decision", "approved by the HRSS office after standard review: payable"),
     Reason("REJECTED_BY_DETERMINATION", "decision", "rejected by the HRSS office after standard review"),

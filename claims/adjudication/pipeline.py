@@ -25,7 +25,7 @@ from claims.adjudication.rules import (
     RuleSet,
     find_duplicates,
 )
-from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
+from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult, PayoutItem
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
@@ -118,6 +118,20 @@ def _micros(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(missing, np.nan, raw.to_numpy(dtype=np.float64)), index=values.index)
 
 
+#: What a claim version says about the injury (everything but the payee).
+CLAIM_FACT_COLUMNS = (
+    "order_id", "worker_ref", "incident_at", "reported_at", "incident_province_code", "incident_city_code",
+    "injury_type", "treatment", "inpatient_days", "medical_cost_fen", "disability_assessment",
+    "liability_disputed", "documents",
+)
+
+
+def _same(left: Any, right: Any) -> bool:
+    if hasattr(left, "tzinfo") and hasattr(right, "tzinfo"):
+        return bool(_aware(left) == _aware(right))
+    return bool(left == right)
+
+
 def _duplicate_facts(row: Any) -> ClaimFacts:
     """The facts find_duplicates reads (worker, order, incident, filing order)."""
     return ClaimFacts(
@@ -200,6 +214,9 @@ class Adjudicator:
             else:
                 keep.append(previous is None or previous.claim_version_id != row.id or previous.outcome == "pending")
         to_decide = current[np.array(keep, dtype=bool)].reset_index(drop=True)
+        after_payment = self._after_payment(session, to_decide)
+        to_decide = to_decide[[after_payment.get(key) != "payee_only" for key in
+                               zip(to_decide["platform_code"], to_decide["claim_id"], strict=True)]].reset_index(drop=True)
         if to_decide.empty:
             return
         orders = self._orders_frame(session, to_decide)
@@ -210,6 +227,12 @@ class Adjudicator:
         frame["reported_us"] = _micros(frame["reported_at"])
         frame["filed_on"] = frame["partition_date"]
         decided = decide(frame, self.book, day, self.policy)
+        amended = np.array([after_payment.get(key) == "amended" for key in
+                            zip(frame["platform_code"], frame["claim_id"], strict=True)], dtype=bool)
+        if amended.any():  # after a payout, any change but the payee's goes to standard review
+            decided.loc[amended, "outcome"] = "standard_review"
+            decided.loc[amended, "reasons"] = "AMENDED_AFTER_PAYMENT"
+            decided.loc[amended, "amount_fen"] = pd.NA
         decided_at = datetime.now(UTC)
         policy_note = {"coverage_grace_seconds": int(self.policy.coverage_grace.total_seconds()),
                        "pending_max_days": self.policy.pending_max_days}
@@ -234,6 +257,36 @@ class Adjudicator:
             result.decided[verdict.outcome] = result.decided.get(verdict.outcome, 0) + 1
             result.calendar_estimated += int(estimated)
         session.execute(insert(decisions_table), rows)  # core: no ORM overhead per row
+
+    def _after_payment(self, session: Session, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
+        """For claims with a payout item: 'payee_only' when the new version changes
+        only the payee (it acts by itself: a failed payment is paid again to it),
+        'amended' when anything else changed (standard review)."""
+        items = PayoutItem.metadata.tables["payout_item"]
+        versions = ClaimVersion.metadata.tables["claim_version"]
+        keys = set(zip(claims["platform_code"], claims["claim_id"], strict=True))
+        paid: dict[tuple[str, str], int] = {}
+        for platform, group in claims.groupby("platform_code"):
+            claim_ids = sorted(set(group["claim_id"]))
+            for start in range(0, len(claim_ids), 5000):
+                for row in session.execute(
+                    select(items.c.platform_code, items.c.claim_id, items.c.claim_version_id)
+                    .where(items.c.platform_code == platform, items.c.claim_id.in_(claim_ids[start: start + 5000]))
+                    .order_by(items.c.id)
+                ):
+                    paid[(row.platform_code, row.claim_id)] = row.claim_version_id
+        if not paid:
+            return {}
+        before = {row.id: row for row in session.execute(select(versions).where(versions.c.id.in_(sorted(set(paid.values())))))}
+        result = {}
+        for claim in claims.itertuples(index=False):
+            key = (claim.platform_code, claim.claim_id)
+            if key not in paid or key not in keys:
+                continue
+            old = before[paid[key]]
+            same = all(_same(getattr(old, name), getattr(claim, name)) for name in CLAIM_FACT_COLUMNS)
+            result[key] = "payee_only" if same else "amended"
+        return result
 
     def _deadlines(self, rule_set: RuleSet, outcome: str, first_filed_on: date) -> tuple[date | None, date | None, bool]:
         if outcome not in ("fast_track", "standard_review", "pending"):

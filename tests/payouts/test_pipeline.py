@@ -108,18 +108,36 @@ def test_a_day_without_payouts_still_publishes_its_manifest(env: Path) -> None:
     assert manifest["files"] == [] and manifest["item_count"] == 0
 
 
-def test_a_raise_after_payment_pays_only_the_difference(env: Path) -> None:
-    land_claims(env, DAY, 1, cost="45000")
+def test_after_payment_an_amendment_goes_to_review_and_a_raise_pays_only_the_difference(env: Path) -> None:
+    from tests.ingest.test_pipeline import determination_csv, drop_feed
+
+    land_claims(env, DAY, 2, cost="45000")
     run(DAY)
     later = DAY + timedelta(days=1)
-    amended = f.claim(claim_id="C0", order_id="O0", medical_cost_fen="60000", incident_at="2025-09-01T12:20:00+08:00",
-                      reported_at="2025-09-01T12:45:00+08:00", payee_account=f.card_number(f"62220{0:013d}"))
-    drop(env, "claims", "didi", later, "amended.csv", f.csv_text([amended]).encode())
+    base = {"claim_id": "C0", "order_id": "O0", "incident_at": "2025-09-01T12:20:00+08:00",
+            "reported_at": "2025-09-01T12:45:00+08:00"}
+    drop(env, "claims", "didi", later, "amended.csv", f.csv_text([
+        f.claim(**base, medical_cost_fen="60000", payee_account=f.card_number(f"62220{0:013d}")),
+        f.claim(**dict(base, claim_id="C1", order_id="O1"), medical_cost_fen="45000",
+                payee_account=f.card_number("62220999999999999")),  # only the payee changed
+    ]).encode())
     result = run(later)
+    decided = {row["claim_id"]: row for row in csv.DictReader(io.StringIO(
+        (env / "outbox" / "decisions" / f"date={later}" / "decisions.csv").read_text("utf-8")))}
+    assert (decided["C0"]["outcome"], decided["C0"]["reason_codes"]) == ("standard_review", "AMENDED_AFTER_PAYMENT")
+    assert "C1" not in decided  # a payee change acts by itself: no new decision
+    assert result["items"] == 0  # nothing more is paid before the review
+    review = later + timedelta(days=1)
+    drop_feed(env, "determinations", review, "d.csv", determination_csv([
+        {"claim_id": "C0", "platform_code": "didi", "decision": "approved", "approved_amount_fen": "60000",
+         "reason": "", "decided_at": f"{review}T10:00:00+08:00", "decided_by": "HRSS"},
+    ]))
+    result = run(review)
     assert (result["items"], result["total_fen"]) == (1, 15000)
     with Session(engine_for(load_settings().database_url)) as session:
-        items = session.execute(select(PayoutItem.instalment, PayoutItem.amount_fen).order_by(PayoutItem.id)).all()
-    assert [tuple(item) for item in items] == [(1, 45000), (2, 15000)]
+        items = session.execute(select(PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.amount_fen)
+                                .order_by(PayoutItem.id)).all()
+    assert [tuple(item) for item in items] == [("C0", 1, 45000), ("C1", 1, 45000), ("C0", 2, 15000)]
 
 
 def test_batches_hold_at_most_3000_items(env: Path) -> None:
