@@ -67,6 +67,11 @@ _REASONS = [
     Reason("REJECTED_BY_DETERMINATION", "decision", "rejected by the HRSS office after standard review"),
     Reason("DETERMINATION_UNKNOWN_CLAIM", "determination", "no claim with this id was filed by this platform"),
     Reason("DETERMINATION_NOT_UNDER_REVIEW", "determination", "the claim is not awaiting standard review"),
+    Reason("RETURN_SETTLED", "return", "the bank settled the payment: the claim's item is closed"),
+    Reason("RETURN_FAILED_REVERSED", "return", "the payment failed: reversed; paid again once the payee account is amended"),
+    Reason("RETURN_UNKNOWN_ITEM", "return", "no payout item has this end-to-end id"),
+    Reason("RETURN_BATCH_MISMATCH", "return", "the end-to-end id belongs to another batch than the one named"),
+    Reason("RETURN_ALREADY_FINAL", "return", "the item was already settled or returned: this answer changes nothing"),
     Reason("DETERMINATION_SUPERSEDED", "determination", "a later determination of the same day was applied instead"),
 ]
 

@@ -25,7 +25,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
-DAG_ORDER = ("ingest_orders", "ingest_claims", "ingest_determinations", "adjudicate", "payouts")
+DAG_ORDER = (
+    "ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "adjudicate", "payouts",
+)
 OK_STATES = {"success", "skipped"}
 
 

@@ -30,6 +30,8 @@ DETERMINATION_COLUMNS = [
     "claim_id", "platform_code", "decision", "approved_amount_fen", "reason", "decided_at", "decided_by",
 ]
 DETERMINATION_DECISIONS = ("approved", "rejected")
+BANK_RETURN_COLUMNS = ["batch_id", "end_to_end_id", "status", "failure_code", "failure_reason", "processed_at"]
+BANK_RETURN_STATUSES = ("settled", "failed")
 INDUSTRIES = ("ride_hailing", "instant_delivery", "freight")
 ORDER_STATUSES = ("completed", "cancelled")
 INJURY_TYPES = (
@@ -430,8 +432,22 @@ def check_determinations(table: pa.Table, partition: Partition, reference: Refer
     return verdicts
 
 
+def check_bank_returns(table: pa.Table, partition: Partition, reference: Reference) -> Verdicts:
+    verdicts = Verdicts(table.num_rows)
+    _identifier(verdicts, table, "batch_id")
+    _identifier(verdicts, table, "end_to_end_id")
+    status_ok = _code(verdicts, table, "status", BANK_RETURN_STATUSES)
+    failed = status_ok & _np(pc.equal(table["status"], "failed"))
+    verdicts.fail("failure_code", "MISSING_VALUE", failed & is_empty(table["failure_code"]))
+    processed_ok = _timestamp(verdicts, table, "processed_at")
+    end_of_day = day_start_us(partition.day) + DAY_US
+    verdicts.fail("processed_at", "OUTSIDE_PARTITION", processed_ok & (verdicts.timestamps["processed_at"] >= end_of_day))
+    return verdicts
+
+
 CHECKS = {
     "orders": (ORDER_COLUMNS, check_orders, "order_id"),
     "claims": (CLAIM_COLUMNS, check_claims, "claim_id"),
     "determinations": (DETERMINATION_COLUMNS, check_determinations, "claim_id"),
+    "bank_returns": (BANK_RETURN_COLUMNS, check_bank_returns, "end_to_end_id"),
 }

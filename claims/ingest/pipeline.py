@@ -28,7 +28,15 @@ from claims import reasons
 from claims.ingest import checks
 from claims.ingest.discovery import Discovery, LandingObject, discover
 from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, order_stats, to_lake_rows
-from claims.ledger.models import ClaimVersion, Determination, LandingDelivery, LandingFile, OrderStats, Rejection
+from claims.ledger.models import (
+    BankReturn,
+    ClaimVersion,
+    Determination,
+    LandingDelivery,
+    LandingFile,
+    OrderStats,
+    Rejection,
+)
 from claims.privacy import Cipher, Pseudonymiser, mask_account
 from claims.readers import (
     FileReader,
@@ -324,6 +332,8 @@ class Ingestor:
                 self._load_orders(obj, day, outcome, staging, starts)
             elif source == "claims":
                 self._load_claims(obj, day, outcome, claim_parts, key)
+            elif source == "bank_returns":
+                self._load_bank_returns(obj, day, outcome, claim_parts, key)
             else:
                 self._load_determinations(obj, day, outcome, claim_parts, key)
         finally:
@@ -558,10 +568,49 @@ class Ingestor:
         outcome.rows_loaded = len(rows)
         self._commit(outcome, day, None, determinations=rows)
 
+    # -- bank returns ------------------------------------------------------------------------
+    def _load_bank_returns(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
+                           key: str) -> None:
+        """The bank's answers. Whether the end-to-end id is one of ours is the
+        payouts run's question (reported with a reason code), not ingestion's."""
+        rows: list[dict] = []
+        unchanged = 0
+        clashes: list[RejectionLine] = []
+        valid = pa.concat_tables(parts) if parts else None
+        if valid is not None and valid.num_rows:
+            valid, repeats = self._drop_repeats(valid, key)
+            clashes.extend(repeats)
+            with Session(self.engine) as session:
+                for row in valid.to_pylist():
+                    content = self._content_hash(row, checks.BANK_RETURN_COLUMNS)
+                    earlier = session.execute(
+                        select(BankReturn.content_hash).where(BankReturn.end_to_end_id == row["end_to_end_id"],
+                                                              BankReturn.status == row["status"])
+                    ).scalar_one_or_none()
+                    if earlier == content:
+                        unchanged += 1
+                        continue
+                    if earlier is not None:
+                        clashes.append(RejectionLine(row["line"], row["end_to_end_id"][:RECORD_ID_MAX], "end_to_end_id",
+                                                     "DUPLICATE_KEY",
+                                                     _message("DUPLICATE_KEY", "end_to_end_id", row["end_to_end_id"])))
+                        continue
+                    rows.append({
+                        "line": row["line"], "business_day": day, "batch_id": row["batch_id"],
+                        "end_to_end_id": row["end_to_end_id"], "status": row["status"],
+                        "failure_code": row["failure_code"], "failure_reason": row["failure_reason"],
+                        "processed_at": row["processed_at"], "content_hash": content,
+                    })
+        outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
+        outcome.rows_rejected += len(clashes)
+        outcome.rows_unchanged = unchanged
+        outcome.rows_loaded = len(rows)
+        self._commit(outcome, day, None, bank_returns=rows)
+
     # -- the one transaction per file -------------------------------------------------------
     def _commit(self, outcome: FileOutcome, day: date, duplicate_of: int | None, *, lake_key: str | None = None,
                 order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None,
-                determinations: list[dict] | None = None) -> None:
+                determinations: list[dict] | None = None, bank_returns: list[dict] | None = None) -> None:
         assert outcome.balanced, f"{outcome.key}: rows do not balance"
         feedback_key = feedback_key_of(outcome.source, outcome.platform_code)
         with Session(self.engine) as session, session.begin():
@@ -601,6 +650,8 @@ class Ingestor:
                 session.execute(insert(ClaimVersion), [dict(version, file_id=file_id) for version in claim_versions])
             if determinations:
                 session.execute(insert(Determination), [dict(row, file_id=file_id) for row in determinations])
+            if bank_returns:
+                session.execute(insert(BankReturn), [dict(row, file_id=file_id) for row in bank_returns])
 
 
 def feedback_key_of(source: str, platform_code: str) -> str:

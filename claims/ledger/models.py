@@ -342,3 +342,32 @@ class PayoutRelease(Base):
     prepared_by: Mapped[str] = mapped_column(String(128))
     automatic: Mapped[bool] = mapped_column(Boolean)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class BankReturn(Base):
+    """The bank's answer for a payout item (the bank_returns feed)."""
+
+    __tablename__ = "bank_return"
+    __table_args__ = (UniqueConstraint("end_to_end_id", "status", name="uq_bank_return_item_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    batch_id: Mapped[str] = mapped_column(String(64))
+    end_to_end_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # settled | failed
+    failure_code: Mapped[str] = mapped_column(String(64))
+    failure_reason: Mapped[str] = mapped_column(Text)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class BankReturnResult(Base):
+    """What the payouts run made of a bank return (applied, or why not)."""
+
+    __tablename__ = "bank_return_result"
+
+    bank_return_id: Mapped[int] = mapped_column(ForeignKey("bank_return.id"), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    result_code: Mapped[str] = mapped_column(String(40))

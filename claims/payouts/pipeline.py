@@ -28,7 +28,17 @@ from sqlalchemy.orm import Session
 
 from claims.adjudication.orders import _aware
 from claims.calendar import SHANGHAI
-from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, PayoutBatch, PayoutItem, PayoutRelease
+from claims.ledger.models import (
+    BankReturn,
+    BankReturnResult,
+    ClaimOrder,
+    ClaimVersion,
+    Decision,
+    LedgerTransaction,
+    PayoutBatch,
+    PayoutItem,
+    PayoutRelease,
+)
 from claims.payouts import pain001
 from claims.payouts.ledger import post
 from claims.privacy import Cipher
@@ -79,12 +89,14 @@ class Paymaster:
     def run(self, day: date, *, auto_release: bool, operator: str = "claims") -> PayDay:
         result = PayDay(day)
         with self._day_lock(day):
+            self._once(lambda session: self._apply_returns(session, day))
             self._once(lambda session: self._approve(session, day))
             self._once(lambda session: self._prepare(session, day))
             self._publish_files(day, result)
             if auto_release:
                 self.release(day, released_by="automatic", automatic=True, prepared_by=operator)
             result.released = self._write_manifest(day, result)
+            self._write_reports(day)
         with Session(self.engine) as session:
             batches = session.execute(select(PayoutBatch).where(PayoutBatch.business_day == day)).scalars().all()
             result.batches = len(batches)
@@ -117,6 +129,47 @@ class Paymaster:
                 work(session)
         except IntegrityError:
             pass
+
+    # -- the bank's answers --------------------------------------------------------------------
+    def _apply_returns(self, session: Session, day: date) -> None:
+        """Settled: the item is closed (in transit -> bank). Failed: reversed (in
+        transit -> payable again) and the claim waits for an amended payee account.
+        Unknown or contradictory answers are reported with a reason, never ignored."""
+        returns = session.execute(
+            select(BankReturn)
+            .outerjoin(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+            .where(BankReturn.business_day == day, BankReturnResult.bank_return_id.is_(None))
+            .order_by(BankReturn.processed_at, BankReturn.id)
+        ).scalars().all()
+        for answer in returns:
+            session.add(BankReturnResult(bank_return_id=answer.id, business_day=day,
+                                         result_code=self._apply_return(session, answer, day)))
+
+    def _apply_return(self, session: Session, answer: BankReturn, day: date) -> str:
+        item = session.execute(
+            select(PayoutItem).where(PayoutItem.end_to_end_id == answer.end_to_end_id)
+        ).scalar_one_or_none()
+        if item is None:
+            return "RETURN_UNKNOWN_ITEM"
+        if item.batch_id != answer.batch_id:
+            return "RETURN_BATCH_MISMATCH"
+        settled = session.execute(
+            select(LedgerTransaction.id).where(LedgerTransaction.kind == "settle",
+                                               LedgerTransaction.reference == f"item:{item.end_to_end_id}")
+        ).first()
+        if settled is not None or item.returned_on is not None:
+            return "RETURN_ALREADY_FINAL"
+        province = item.province_code
+        if answer.status == "settled":
+            post(session, day=day, kind="settle", reference=f"item:{item.end_to_end_id}",
+                 platform_code=item.platform_code, claim_id=item.claim_id,
+                 postings=[(f"in_transit:{province}", item.amount_fen), (f"bank:{province}", -item.amount_fen)])
+            return "RETURN_SETTLED"
+        post(session, day=day, kind="return", reference=f"item:{item.end_to_end_id}",
+             platform_code=item.platform_code, claim_id=item.claim_id,
+             postings=[(f"in_transit:{province}", item.amount_fen), (f"benefits_payable:{province}", -item.amount_fen)])
+        item.returned_on = day
+        return "RETURN_FAILED_REVERSED"
 
     # -- money owed ------------------------------------------------------------------------
     def _approve(self, session: Session, day: date) -> None:
@@ -198,21 +251,48 @@ class Paymaster:
             select(PayoutItem.platform_code, PayoutItem.claim_id, func.max(PayoutItem.instalment))
             .group_by(PayoutItem.platform_code, PayoutItem.claim_id)
         )}
+        returned: dict[tuple[str, str], list[PayoutItem]] = defaultdict(list)
+        for item in session.execute(select(PayoutItem).where(PayoutItem.returned_on.is_not(None))).scalars():
+            returned[(item.platform_code, item.claim_id)].append(item)
         owed = []
         for (platform, claim_id), decision in sorted(latest.items()):
-            due = int(decision.payable_fen or 0) - covered.get((platform, claim_id), 0)
+            key = (platform, claim_id)
+            due = int(decision.payable_fen or 0) - covered.get(key, 0)
             if due <= 0:
                 continue
-            version = session.get(ClaimVersion, decision.claim_version_id)
+            version = self._payee_version(session, key, day) or session.get(ClaimVersion, decision.claim_version_id)
             assert version is not None
+            instalment = instalments.get(key, 0) + 1
+            if returned.get(key):
+                failed = returned[key][-1]
+                if self.cipher.decrypt(failed.payee_account_enc) == self.cipher.decrypt(version.payee_account_enc):
+                    continue  # a failed payment is paid again only to an amended account
+                live = {i for (p, c, i) in self._live_instalments(session, key)}
+                instalment = min((i.instalment for i in returned[key] if i.instalment not in live), default=instalment)
             owed.append({
-                "platform_code": platform, "claim_id": claim_id, "instalment": instalments.get((platform, claim_id), 0) + 1,
+                "platform_code": platform, "claim_id": claim_id, "instalment": instalment,
                 "decision_id": decision.id, "claim_version_id": version.id,
                 "province_code": self._province(session, platform, version.id), "amount_fen": due,
                 "payee_name_enc": version.worker_name_enc, "payee_account_enc": version.payee_account_enc,
                 "payee_account_masked": version.payee_account_masked, "payee_bank_code": version.payee_bank_code,
             })
         return owed
+
+    def _payee_version(self, session: Session, key: tuple[str, str], day: date) -> ClaimVersion | None:
+        """The claim's current version as of ``day``: its payee is the one to pay."""
+        return session.execute(
+            select(ClaimVersion).where(ClaimVersion.platform_code == key[0], ClaimVersion.claim_id == key[1],
+                                       ClaimVersion.business_day <= day)
+            .order_by(ClaimVersion.partition_date.desc(), ClaimVersion.file_name.desc(), ClaimVersion.line.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def _live_instalments(session: Session, key: tuple[str, str]) -> list[tuple[str, str, int]]:
+        return [tuple(row) for row in session.execute(  # type: ignore[misc]
+            select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
+            .where(PayoutItem.platform_code == key[0], PayoutItem.claim_id == key[1], PayoutItem.returned_on.is_(None))
+        )]
 
     def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
                 items: list[dict]) -> tuple[bytes, bytes]:
@@ -301,6 +381,62 @@ class Paymaster:
         }
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
+    def _write_reports(self, day: date) -> None:
+        """For finance: what the bank answered, and the day by province and platform."""
+        with Session(self.engine) as session:
+            answers = session.execute(
+                select(BankReturn, BankReturnResult.result_code)
+                .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+                .where(BankReturnResult.business_day == day).order_by(BankReturn.end_to_end_id, BankReturn.id)
+            ).all()
+            items = session.execute(select(PayoutItem).where(PayoutItem.business_day == day)).scalars().all()
+            returned = session.execute(select(PayoutItem).where(PayoutItem.returned_on == day)).scalars().all()
+            settled: list[PayoutItem] = []
+            settle_refs = {ref for (ref,) in session.execute(
+                select(LedgerTransaction.reference).where(LedgerTransaction.kind == "settle",
+                                                          LedgerTransaction.business_day == day))}
+            if settle_refs:
+                settled = [item for item in session.execute(
+                    select(PayoutItem).where(PayoutItem.end_to_end_id.in_(sorted(r[5:] for r in settle_refs)))
+                ).scalars()]
+        prefix = f"reports/date={day.isoformat()}"
+        self.outbox.write_bytes(f"{prefix}/bank_returns.csv", _csv_bytes(REPORT_RETURN_COLUMNS, [
+            {"end_to_end_id": answer.end_to_end_id, "batch_id": answer.batch_id, "status": answer.status,
+             "failure_code": answer.failure_code, "result_code": code} for answer, code in answers
+        ]))
+        groups: dict[tuple[str, str], dict] = {}
+
+        def group(item: PayoutItem) -> dict:
+            return groups.setdefault((item.province_code, item.platform_code), {
+                "province_code": item.province_code, "platform_code": item.platform_code, "items": 0,
+                "amount_fen": 0, "repaid_items": 0, "returned_items": 0, "returned_fen": 0, "settled_items": 0,
+                "settled_fen": 0})
+
+        for item in items:
+            entry = group(item)
+            entry["items"] += 1
+            entry["amount_fen"] += item.amount_fen
+            entry["repaid_items"] += int(item.instalment <= self._instalments_before(item))
+        for item in returned:
+            entry = group(item)
+            entry["returned_items"] += 1
+            entry["returned_fen"] += item.amount_fen
+        for item in settled:
+            entry = group(item)
+            entry["settled_items"] += 1
+            entry["settled_fen"] += item.amount_fen
+        self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
+                                _csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
+
+    def _instalments_before(self, item: PayoutItem) -> int:
+        """Highest instalment of the claim paid before this item (a re-payment repeats one)."""
+        with Session(self.engine) as session:
+            return int(session.scalar(
+                select(func.max(PayoutItem.instalment)).where(
+                    PayoutItem.platform_code == item.platform_code, PayoutItem.claim_id == item.claim_id,
+                    PayoutItem.id < item.id)
+            ) or 0)
+
     def _write_manifest(self, day: date, result: PayDay) -> bool:
         with Session(self.engine) as session:
             release = session.get(PayoutRelease, day)
@@ -311,6 +447,19 @@ class Paymaster:
             raise PublishedFileMismatch(f"manifest of {day}: the ledger renders other bytes")
         self._put_once(f"payouts/date={day.isoformat()}/manifest.json", manifest, result)
         return True
+
+
+REPORT_RETURN_COLUMNS = ["end_to_end_id", "batch_id", "status", "failure_code", "result_code"]
+SUMMARY_COLUMNS = ["province_code", "platform_code", "items", "amount_fen", "repaid_items", "returned_items",
+                   "returned_fen", "settled_items", "settled_fen"]
+
+
+def _csv_bytes(columns: list[str], rows: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def batch_key(batch: PayoutBatch, suffix: str) -> str:

@@ -40,7 +40,7 @@ def env(ledger_env: Path) -> Path:
 
 
 def run(day: date, **kwargs: object) -> dict:
-    for source in ("orders", "claims", "determinations"):
+    for source in ("orders", "claims", "determinations", "bank_returns"):
         ingest_source(source, day)
     publish_day(day)
     adjudicate_day(day)
@@ -193,3 +193,48 @@ def test_two_processes_paying_the_same_day_pay_once(postgres_server: str, tmp_pa
         assert session.scalar(select(func.count()).select_from(PayoutItem)) == 200
         assert session.scalar(select(func.count()).select_from(LedgerTransaction).where(
             LedgerTransaction.kind == "disburse")) == 200
+
+
+def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: Path) -> None:
+    from claims.ingest.checks import BANK_RETURN_COLUMNS
+    from tests.ingest.test_pipeline import drop_feed
+
+    land_claims(env, DAY, 2)
+    run(DAY)
+    next_day = DAY + timedelta(days=1)
+    batch = "PO20250901110000001"
+    answers = [
+        {"batch_id": batch, "end_to_end_id": f"{batch}0001", "status": "settled", "failure_code": "",
+         "failure_reason": "", "processed_at": f"{next_day}T09:00:00+08:00"},
+        {"batch_id": batch, "end_to_end_id": f"{batch}0002", "status": "failed", "failure_code": "AC04",
+         "failure_reason": "closed account", "processed_at": f"{next_day}T09:00:00+08:00"},
+        {"batch_id": batch, "end_to_end_id": "PO202509019999990010001", "status": "settled", "failure_code": "",
+         "failure_reason": "", "processed_at": f"{next_day}T09:00:00+08:00"},
+    ]
+    drop_feed(env, "bank_returns", next_day, "bank.csv", f.csv_text(answers, BANK_RETURN_COLUMNS).encode())
+    result = run(next_day)
+    assert result["items"] == 0  # the failed claim waits for an amended account
+    report = list(csv.DictReader(io.StringIO(
+        (env / "outbox" / "reports" / f"date={next_day}" / "bank_returns.csv").read_text("utf-8"))))
+    assert [(r["end_to_end_id"][-4:], r["result_code"]) for r in report] == [
+        ("0001", "RETURN_SETTLED"), ("0002", "RETURN_FAILED_REVERSED"), ("0001", "RETURN_UNKNOWN_ITEM"),
+    ]
+    with Session(engine_for(load_settings().database_url)) as session:
+        money = balances(session)
+    assert money["in_transit:110000"] == 0 and money["bank:110000"] == -45000
+    assert money["benefits_payable:110000"] == -45000  # owed again
+
+    amended_day = next_day + timedelta(days=1)
+    amended = f.claim(claim_id="C1", order_id="O1", medical_cost_fen="45000", incident_at="2025-09-01T12:20:00+08:00",
+                      reported_at="2025-09-01T12:45:00+08:00", payee_account=f.card_number("62220777777777777"))
+    drop(env, "claims", "didi", amended_day, "new-account.csv", f.csv_text([amended]).encode())
+    result = run(amended_day)
+    assert (result["items"], result["total_fen"]) == (1, 45000)
+    with Session(engine_for(load_settings().database_url)) as session:
+        items = session.execute(select(PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.returned_on)
+                                .order_by(PayoutItem.id)).all()
+        money = balances(session)
+    assert [(c, i, r is not None) for c, i, r in items] == [("C0", 1, False), ("C1", 1, True), ("C1", 1, False)]
+    assert money["in_transit:110000"] == -45000 and money["benefits_payable:110000"] == 0
+    csv_text = next((env / "outbox" / "payouts" / f"date={amended_day}").rglob("*.csv")).read_text("utf-8")
+    assert f.card_number("62220777777777777") in csv_text
