@@ -24,16 +24,16 @@ class UnbalancedTransaction(ValueError):
 
 
 def post(session: Session, *, day: date, kind: str, reference: str, platform_code: str, claim_id: str,
-         postings: Iterable[tuple[str, int]]) -> int | None:
+         postings: Iterable[tuple[str, int]], checked: bool = False) -> int | None:
     """Record a transaction once (unique on kind and reference); returns its id, or
-    None when it was recorded before (a re-run posts nothing twice)."""
+    None when it was recorded before (a re-run posts nothing twice). ``checked``:
+    the caller already knows it is new (the unique key still guards)."""
     lines = [(account, int(amount)) for account, amount in postings if amount]
     if sum(amount for _account, amount in lines) != 0:
         raise UnbalancedTransaction(f"{kind} {reference}: postings sum to {sum(a for _x, a in lines)} fen, not 0")
-    exists = session.execute(
+    if not checked and session.execute(
         select(LedgerTransaction.id).where(LedgerTransaction.kind == kind, LedgerTransaction.reference == reference)
-    ).scalar_one_or_none()
-    if exists is not None:
+    ).first() is not None:
         return None
     transaction_id = session.execute(
         insert(LedgerTransaction).returning(LedgerTransaction.id),
@@ -44,6 +44,29 @@ def post(session: Session, *, day: date, kind: str, reference: str, platform_cod
         {"transaction_id": transaction_id, "account": account, "amount_fen": amount} for account, amount in lines
     ])
     return int(transaction_id)
+
+
+def post_many(session: Session, transactions: list[dict]) -> None:
+    """Record many new transactions at once: each dict has day, kind, reference,
+    platform_code, claim_id and postings [(account, fen)]. The caller has checked
+    they are new; the unique key on (kind, reference) still guards."""
+    if not transactions:
+        return
+    for transaction in transactions:
+        total = sum(amount for _account, amount in transaction["postings"])
+        if total != 0:
+            raise UnbalancedTransaction(f"{transaction['kind']} {transaction['reference']}: postings sum to {total} fen")
+    created_at = datetime.now(UTC)
+    ids = session.execute(
+        insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
+        [{"business_day": t["day"], "kind": t["kind"], "reference": t["reference"], "platform_code": t["platform_code"],
+          "claim_id": t["claim_id"], "created_at": created_at} for t in transactions],
+    ).scalars().all()
+    session.execute(insert(LedgerPosting), [
+        {"transaction_id": transaction_id, "account": account, "amount_fen": int(amount)}
+        for transaction_id, transaction in zip(ids, transactions, strict=True)
+        for account, amount in transaction["postings"] if amount
+    ])
 
 
 def balances(session: Session, day: date | None = None) -> dict[str, int]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,7 @@ from claims.ledger.models import (
     PayoutRelease,
 )
 from claims.payouts import pain001
-from claims.payouts.ledger import post
+from claims.payouts.ledger import post, post_many
 from claims.privacy import Cipher
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -176,28 +176,42 @@ class Paymaster:
         """An 'approve' transaction per payable decision: the claim's approved total
         moves to the new amount (a raise adds the difference, a cut reverses some)."""
         payable = session.execute(
-            select(Decision).where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
+            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.claim_version_id,
+                   Decision.business_day, Decision.payable_fen)
+            .where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
             .order_by(Decision.business_day, Decision.id)
-        ).scalars().all()
+        ).all()
+        posted = {reference for (reference,) in session.execute(
+            select(LedgerTransaction.reference).where(LedgerTransaction.kind == "approve"))}
+        provinces = self._provinces(session, {row.claim_version_id for row in payable})
         approved: dict[tuple[str, str], int] = defaultdict(int)
+        new = []
         for decision in payable:
             key = (decision.platform_code, decision.claim_id)
-            province = self._province(session, decision.platform_code, decision.claim_version_id)
             change = int(decision.payable_fen or 0) - approved[key]
             approved[key] = int(decision.payable_fen or 0)
-            post(session, day=decision.business_day, kind="approve", reference=f"decision:{decision.id}",
-                 platform_code=key[0], claim_id=key[1],
-                 postings=[(f"benefit_expense:{province}", change), (f"benefits_payable:{province}", -change)])
+            if f"decision:{decision.id}" in posted:
+                continue
+            province = provinces[decision.claim_version_id]
+            new.append({"day": decision.business_day, "kind": "approve", "reference": f"decision:{decision.id}",
+                        "platform_code": key[0], "claim_id": key[1],
+                        "postings": [(f"benefit_expense:{province}", change), (f"benefits_payable:{province}", -change)]})
+        post_many(session, new)
 
-    def _province(self, session: Session, platform_code: str, claim_version_id: int) -> str:
-        """The paying province: where the order was accepted (the incident's without an order)."""
-        version = session.get(ClaimVersion, claim_version_id)
-        assert version is not None
-        order_province = session.execute(
-            select(ClaimOrder.province_code).where(ClaimOrder.platform_code == platform_code,
-                                                   ClaimOrder.order_id == version.order_id)
-        ).scalar_one_or_none()
-        return order_province or version.incident_province_code
+    def _provinces(self, session: Session, version_ids: set[int]) -> dict[int, str]:
+        """The paying province of claim versions: where the order was accepted (the
+        incident's province when the order is unknown)."""
+        found: dict[int, str] = {}
+        ids = sorted(version_ids)
+        for start in range(0, len(ids), 5000):
+            for version_id, incident_province, order_province in session.execute(
+                select(ClaimVersion.id, ClaimVersion.incident_province_code, ClaimOrder.province_code)
+                .outerjoin(ClaimOrder, (ClaimOrder.platform_code == ClaimVersion.platform_code)
+                           & (ClaimOrder.order_id == ClaimVersion.order_id))
+                .where(ClaimVersion.id.in_(ids[start: start + 5000]))
+            ):
+                found[version_id] = order_province or incident_province
+        return found
 
     # -- batches ----------------------------------------------------------------------------
     def _prepare(self, session: Session, day: date) -> None:
@@ -227,13 +241,15 @@ class Paymaster:
                     csv_sha256=sha256(csv_bytes), xml_sha256=sha256(xml_bytes),
                 ))
                 session.flush()
-                for item in chunk:
-                    session.add(PayoutItem(**{k: v for k, v in item.items() if not k.startswith("_")},
-                                           business_day=day))
-                    post(session, day=day, kind="disburse", reference=f"item:{item['end_to_end_id']}",
-                         platform_code=item["platform_code"], claim_id=item["claim_id"],
-                         postings=[(f"benefits_payable:{province}", item["amount_fen"]),
-                                   (f"in_transit:{province}", -item["amount_fen"])])
+                session.execute(insert(PayoutItem.metadata.tables["payout_item"]),
+                                [dict(item, business_day=day, returned_on=None) for item in chunk])
+                post_many(session, [
+                    {"day": day, "kind": "disburse", "reference": f"item:{item['end_to_end_id']}",
+                     "platform_code": item["platform_code"], "claim_id": item["claim_id"],
+                     "postings": [(f"benefits_payable:{province}", item["amount_fen"]),
+                                  (f"in_transit:{province}", -item["amount_fen"])]}
+                    for item in chunk
+                ])
 
     def _owed(self, session: Session, day: date) -> list[dict]:
         """Per claim: its latest payable amount minus what live items already cover."""
@@ -254,38 +270,48 @@ class Paymaster:
         returned: dict[tuple[str, str], list[PayoutItem]] = defaultdict(list)
         for item in session.execute(select(PayoutItem).where(PayoutItem.returned_on.is_not(None))).scalars():
             returned[(item.platform_code, item.claim_id)].append(item)
+        due_keys = [key for key, decision in latest.items() if int(decision.payable_fen or 0) > covered.get(key, 0)]
+        payees = self._payee_versions(session, due_keys, day)
+        provinces = self._provinces(session, {version.id for version in payees.values()})
         owed = []
-        for (platform, claim_id), decision in sorted(latest.items()):
-            key = (platform, claim_id)
+        for key in sorted(due_keys):
+            platform, claim_id = key
+            decision = latest[key]
             due = int(decision.payable_fen or 0) - covered.get(key, 0)
-            if due <= 0:
-                continue
-            version = self._payee_version(session, key, day) or session.get(ClaimVersion, decision.claim_version_id)
-            assert version is not None
+            version = payees[key]
             instalment = instalments.get(key, 0) + 1
             if returned.get(key):
                 failed = returned[key][-1]
                 if self.cipher.decrypt(failed.payee_account_enc) == self.cipher.decrypt(version.payee_account_enc):
                     continue  # a failed payment is paid again only to an amended account
-                live = {i for (p, c, i) in self._live_instalments(session, key)}
+                live = {i for (_p, _c, i) in self._live_instalments(session, key)}
                 instalment = min((i.instalment for i in returned[key] if i.instalment not in live), default=instalment)
             owed.append({
                 "platform_code": platform, "claim_id": claim_id, "instalment": instalment,
                 "decision_id": decision.id, "claim_version_id": version.id,
-                "province_code": self._province(session, platform, version.id), "amount_fen": due,
+                "province_code": provinces[version.id], "amount_fen": due,
                 "payee_name_enc": version.worker_name_enc, "payee_account_enc": version.payee_account_enc,
                 "payee_account_masked": version.payee_account_masked, "payee_bank_code": version.payee_bank_code,
             })
         return owed
 
-    def _payee_version(self, session: Session, key: tuple[str, str], day: date) -> ClaimVersion | None:
-        """The claim's current version as of ``day``: its payee is the one to pay."""
-        return session.execute(
-            select(ClaimVersion).where(ClaimVersion.platform_code == key[0], ClaimVersion.claim_id == key[1],
-                                       ClaimVersion.business_day <= day)
-            .order_by(ClaimVersion.partition_date.desc(), ClaimVersion.file_name.desc(), ClaimVersion.line.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+    def _payee_versions(self, session: Session, keys: list[tuple[str, str]], day: date) -> dict[tuple[str, str], ClaimVersion]:
+        """The current version (as of ``day``) of each claim: its payee is the one to pay."""
+        found: dict[tuple[str, str], ClaimVersion] = {}
+        by_platform: dict[str, list[str]] = defaultdict(list)
+        for platform, claim_id in keys:
+            by_platform[platform].append(claim_id)
+        for platform, claim_ids in sorted(by_platform.items()):
+            claim_ids.sort()
+            for start in range(0, len(claim_ids), 5000):
+                for version in session.execute(
+                    select(ClaimVersion).where(ClaimVersion.platform_code == platform,
+                                               ClaimVersion.claim_id.in_(claim_ids[start: start + 5000]),
+                                               ClaimVersion.business_day <= day)
+                    .order_by(ClaimVersion.partition_date, ClaimVersion.file_name, ClaimVersion.line)
+                ).scalars():
+                    found[(platform, version.claim_id)] = version  # the last in contract order wins
+        return found
 
     @staticmethod
     def _live_instalments(session: Session, key: tuple[str, str]) -> list[tuple[str, str, int]]:
