@@ -438,11 +438,12 @@ class Paymaster:
                 "amount_fen": 0, "repaid_items": 0, "returned_items": 0, "returned_fen": 0, "settled_items": 0,
                 "settled_fen": 0})
 
+        repeated = self._repeated_instalments(day)
         for item in items:
             entry = group(item)
             entry["items"] += 1
             entry["amount_fen"] += item.amount_fen
-            entry["repaid_items"] += int(item.instalment <= self._instalments_before(item))
+            entry["repaid_items"] += int(item.end_to_end_id in repeated)
         for item in returned:
             entry = group(item)
             entry["returned_items"] += 1
@@ -454,14 +455,17 @@ class Paymaster:
         self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
                                 _csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
 
-    def _instalments_before(self, item: PayoutItem) -> int:
-        """Highest instalment of the claim paid before this item (a re-payment repeats one)."""
+    def _repeated_instalments(self, day: date) -> set[str]:
+        """End-to-end ids of the day's items that pay again an instalment returned before."""
         with Session(self.engine) as session:
-            return int(session.scalar(
-                select(func.max(PayoutItem.instalment)).where(
-                    PayoutItem.platform_code == item.platform_code, PayoutItem.claim_id == item.claim_id,
-                    PayoutItem.id < item.id)
-            ) or 0)
+            earlier = {(p, c, i) for p, c, i in session.execute(
+                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
+                .where(PayoutItem.business_day < day, PayoutItem.returned_on.is_not(None)))}
+            if not earlier:
+                return set()
+            return {e2e for e2e, p, c, i in session.execute(
+                select(PayoutItem.end_to_end_id, PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
+                .where(PayoutItem.business_day == day)) if (p, c, i) in earlier}
 
     def _write_manifest(self, day: date, result: PayDay) -> bool:
         with Session(self.engine) as session:
