@@ -238,3 +238,28 @@ def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: P
     assert money["in_transit:110000"] == -45000 and money["benefits_payable:110000"] == 0
     csv_text = next((env / "outbox" / "payouts" / f"date={amended_day}").rglob("*.csv")).read_text("utf-8")
     assert f.card_number("62220777777777777") in csv_text
+
+
+def test_rerunning_an_old_day_after_later_days_changes_none_of_its_outputs(env: Path) -> None:
+    land_claims(env, DAY, 2)
+    run(DAY)
+    outbox = env / "outbox"
+
+    def outputs_of(day: date) -> dict[str, bytes]:
+        return {p.relative_to(outbox).as_posix(): p.read_bytes() for p in sorted(outbox.rglob("*"))
+                if p.is_file() and f"date={day.isoformat()}" in p.as_posix() and "/quality/" not in f"/{p.relative_to(outbox)}"}
+
+    before = outputs_of(DAY)
+    later = DAY + timedelta(days=1)
+    more = [f.claim(claim_id="LATE-1", order_id="O0", incident_at="2025-09-01T12:20:00+08:00",
+                    reported_at="2025-09-01T12:45:00+08:00", payee_account=f.card_number("62220555555555555"))]
+    drop(env, "claims", "didi", later, "more.csv", f.csv_text(more).encode())
+    run(later)
+    with Session(engine_for(load_settings().database_url)) as session:
+        items = session.scalar(select(func.count()).select_from(PayoutItem))
+        transactions = session.scalar(select(func.count()).select_from(LedgerTransaction))
+    run(DAY)  # the old day again
+    assert outputs_of(DAY) == before
+    with Session(engine_for(load_settings().database_url)) as session:
+        assert session.scalar(select(func.count()).select_from(PayoutItem)) == items
+        assert session.scalar(select(func.count()).select_from(LedgerTransaction)) == transactions
