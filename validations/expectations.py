@@ -99,7 +99,10 @@ def is_resident_id(
     ``prefixes`` are the accepted 2-digit province prefixes, ``min_birth`` and
     ``max_birth`` the inclusive birth-date bounds as ``YYYYMMDD``.
     """
-    if not isinstance(value, str) or not _RESIDENT_ID.fullmatch(value):
+    if not isinstance(value, str):
+        return False
+    value = value.upper()  # a lowercase x check character is the same ID (stdnum reads it so too)
+    if not _RESIDENT_ID.fullmatch(value):
         return False
     if value[:2] not in prefixes:
         return False

@@ -265,6 +265,15 @@ def parse_timestamps_exact(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     return valid, values
 
 
+def normalise(table: pa.Table) -> pa.Table:
+    """Forms that mean the same value are made one before anything is checked or
+    pseudonymised: a lowercase x check character of a resident ID is X."""
+    if "worker_id" in table.column_names:
+        index = table.column_names.index("worker_id")
+        table = table.set_column(index, "worker_id", pc.utf8_upper(table["worker_id"]))
+    return table
+
+
 # -- the checks per source --------------------------------------------------------------
 @dataclass(frozen=True)
 class Partition:

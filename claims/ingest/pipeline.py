@@ -286,7 +286,7 @@ class Ingestor:
         ge_frames: list[pa.Table] = []
         try:
             for batch in reader.batches(self.settings.chunk_rows):
-                table = batch.table
+                table = checks.normalise(batch.table)
                 raw_rows += table.num_rows
                 if table.num_rows == 0:
                     continue
@@ -523,7 +523,7 @@ class Ingestor:
             "inpatient_days": row["inpatient_days"], "medical_cost_fen": row["medical_cost_fen"],
             "disability_assessment": row["disability_assessment"],
             "liability_disputed": row["liability_disputed"],
-            "documents": row["documents"],
+            "documents": ";".join(name.strip() for name in row["documents"].split(";") if name.strip()),
         }
 
     # -- determinations ---------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_valid_order_and_claim_pass() -> None:
         ({"worker_id": f.resident_id("99010519900307123")}, {("worker_id", "INVALID_RESIDENT_ID")}),  # no province 99
         ({"worker_id": f.resident_id("11010520300307123")}, {("worker_id", "INVALID_RESIDENT_ID")}),  # born later
         ({"worker_id": f.WORKER[:17]}, {("worker_id", "INVALID_RESIDENT_ID")}),
-        ({"worker_id": f.WORKER.lower()[:17] + "x"}, {("worker_id", "INVALID_RESIDENT_ID")}),
+        ({"worker_id": f.WORKER[:16] + "x" + f.WORKER[17]}, {("worker_id", "INVALID_RESIDENT_ID")}),  # x not last
         ({"worker_name": "   "}, {("worker_name", "MISSING_VALUE")}),
         ({"industry": "taxi"}, {("industry", "UNKNOWN_CODE")}),
         ({"industry": "freight"}, {("industry", "INDUSTRY_MISMATCH")}),

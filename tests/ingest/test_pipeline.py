@@ -245,3 +245,21 @@ def test_determinations_feed_loads_and_rejects_to_its_own_feedback(env: Path) ->
             .order_by(Determination.line)
         ).all()
     assert [tuple(row) for row in stored] == [("didi", "CL-1", 120000), ("didi", "CL-2", None), ("meituan", "CL-1", 120000)]
+
+
+def test_lowercase_x_and_spaced_documents_are_the_same_values(env: Path) -> None:
+    from tests.factories import resident_id
+
+    body = next(b for b in (f"11010519900307{i:03d}" for i in range(1000)) if resident_id(b).endswith("X"))
+    upper = resident_id(body)
+    drop(env, "claims", "didi", DAY, "a.csv", f.csv_text([
+        f.claim(claim_id="LOW", worker_id=upper.lower(), documents=" application_form ; consent;diagnosis ;receipts;"),
+        f.claim(claim_id="UP", worker_id=upper),
+    ]).encode())
+    summary = ingest_source("claims", DAY)
+    assert summary["rows_loaded"] == 2
+    with Session(engine()) as session:
+        rows = dict(session.execute(select(ClaimVersion.claim_id, ClaimVersion.worker_ref)).all())
+        documents = session.scalar(select(ClaimVersion.documents).where(ClaimVersion.claim_id == "LOW"))
+    assert rows["LOW"] == rows["UP"]  # the same worker
+    assert documents == "application_form;consent;diagnosis;receipts"
