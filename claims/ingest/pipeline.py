@@ -14,9 +14,11 @@ import hmac
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -526,53 +528,22 @@ class Ingestor:
             "documents": ";".join(name.strip() for name in row["documents"].split(";") if name.strip()),
         }
 
-    # -- determinations ---------------------------------------------------------------------
+    # -- determinations and bank returns -------------------------------------------------
     def _load_determinations(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
                              key: str) -> None:
         """Standard-review outcomes. Whether the claim exists and awaits review is
         adjudication's question (with a reason code), not ingestion's."""
-        rows: list[dict] = []
-        unchanged = 0
-        clashes: list[RejectionLine] = []
-        valid = pa.concat_tables(parts) if parts else None
-        if valid is not None and valid.num_rows:
-            valid, repeats = self._drop_repeats(valid, key)
-            clashes.extend(repeats)
-            with Session(self.engine) as session:
-                for row in valid.to_pylist():
-                    content = self._content_hash(row, checks.DETERMINATION_COLUMNS)
-                    earlier = session.execute(
-                        select(Determination.content_hash).where(
-                            Determination.platform_code == row["platform_code"],
-                            Determination.claim_id == row["claim_id"],
-                            Determination.decided_at == row["decided_at"],
-                        )
-                    ).scalar_one_or_none()
-                    if earlier == content:
-                        unchanged += 1
-                        continue
-                    if earlier is not None:
-                        clashes.append(RejectionLine(row["line"], row["claim_id"][:RECORD_ID_MAX], "claim_id",
-                                                     "DUPLICATE_KEY", _message("DUPLICATE_KEY", "claim_id", row["claim_id"])))
-                        continue
-                    rows.append({
-                        "line": row["line"], "business_day": day, "platform_code": row["platform_code"],
-                        "claim_id": row["claim_id"], "decision": row["decision"],
-                        "approved_amount_fen": row["approved_amount_fen"] if row["decision"] == "approved" else None,
-                        "reason": row["reason"], "decided_at": row["decided_at"],
-                        "decided_by": row["decided_by"], "content_hash": content,
-                    })
-        outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
-        outcome.rows_rejected += len(clashes)
-        outcome.rows_unchanged = unchanged
-        outcome.rows_loaded = len(rows)
-        self._commit(outcome, day, None, determinations=rows)
+        self._load_feed(day, outcome, parts, key, FEED_RECORDS["determinations"])
 
-    # -- bank returns ------------------------------------------------------------------------
     def _load_bank_returns(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
                            key: str) -> None:
         """The bank's answers. Whether the end-to-end id is one of ours is the
         payouts run's question (reported with a reason code), not ingestion's."""
+        self._load_feed(day, outcome, parts, key, FEED_RECORDS["bank_returns"])
+
+    def _load_feed(self, day: date, outcome: FileOutcome, parts: list[pa.Table], key: str, feed: FeedRecord) -> None:
+        """Rows of a feed whose natural key the ledger holds once: an identical row
+        loaded before changes nothing, a different one is DUPLICATE_KEY."""
         rows: list[dict] = []
         unchanged = 0
         clashes: list[RejectionLine] = []
@@ -582,35 +553,28 @@ class Ingestor:
             clashes.extend(repeats)
             with Session(self.engine) as session:
                 for row in valid.to_pylist():
-                    content = self._content_hash(row, checks.BANK_RETURN_COLUMNS)
+                    content = self._content_hash(row, feed.columns)
                     earlier = session.execute(
-                        select(BankReturn.content_hash).where(BankReturn.end_to_end_id == row["end_to_end_id"],
-                                                              BankReturn.status == row["status"])
+                        select(feed.model.content_hash).where(
+                            *(getattr(feed.model, name) == row[name] for name in feed.natural_key))
                     ).scalar_one_or_none()
                     if earlier == content:
                         unchanged += 1
-                        continue
-                    if earlier is not None:
-                        clashes.append(RejectionLine(row["line"], row["end_to_end_id"][:RECORD_ID_MAX], "end_to_end_id",
-                                                     "DUPLICATE_KEY",
-                                                     _message("DUPLICATE_KEY", "end_to_end_id", row["end_to_end_id"])))
-                        continue
-                    rows.append({
-                        "line": row["line"], "business_day": day, "batch_id": row["batch_id"],
-                        "end_to_end_id": row["end_to_end_id"], "status": row["status"],
-                        "failure_code": row["failure_code"], "failure_reason": row["failure_reason"],
-                        "processed_at": row["processed_at"], "content_hash": content,
-                    })
+                    elif earlier is not None:
+                        clashes.append(RejectionLine(row["line"], row[key][:RECORD_ID_MAX], key, "DUPLICATE_KEY",
+                                                     _message("DUPLICATE_KEY", key, row[key])))
+                    else:
+                        rows.append(dict(feed.record(row), line=row["line"], business_day=day, content_hash=content))
         outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
         outcome.rows_rejected += len(clashes)
         outcome.rows_unchanged = unchanged
         outcome.rows_loaded = len(rows)
-        self._commit(outcome, day, None, bank_returns=rows)
+        self._commit(outcome, day, None, feed_rows=(feed.model, rows))
 
     # -- the one transaction per file -------------------------------------------------------
     def _commit(self, outcome: FileOutcome, day: date, duplicate_of: int | None, *, lake_key: str | None = None,
                 order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None,
-                determinations: list[dict] | None = None, bank_returns: list[dict] | None = None) -> None:
+                feed_rows: tuple[type, list[dict]] | None = None) -> None:
         assert outcome.balanced, f"{outcome.key}: rows do not balance"
         feedback_key = feedback_key_of(outcome.source, outcome.platform_code)
         with Session(self.engine) as session, session.begin():
@@ -648,10 +612,35 @@ class Ingestor:
                 session.execute(insert(OrderStats), [dict(stat, file_id=file_id) for stat in order_stats])
             if claim_versions:
                 session.execute(insert(ClaimVersion), [dict(version, file_id=file_id) for version in claim_versions])
-            if determinations:
-                session.execute(insert(Determination), [dict(row, file_id=file_id) for row in determinations])
-            if bank_returns:
-                session.execute(insert(BankReturn), [dict(row, file_id=file_id) for row in bank_returns])
+            if feed_rows and feed_rows[1]:
+                model, rows = feed_rows
+                session.execute(insert(model), [dict(row, file_id=file_id) for row in rows])
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """How a feed's valid row becomes a ledger record, and its natural key."""
+
+    model: Any
+    columns: list[str]
+    natural_key: tuple[str, ...]
+    record: Callable[[dict], dict]
+
+
+FEED_RECORDS = {
+    "determinations": FeedRecord(
+        Determination, checks.DETERMINATION_COLUMNS, ("platform_code", "claim_id", "decided_at"),
+        lambda row: {
+            "platform_code": row["platform_code"], "claim_id": row["claim_id"], "decision": row["decision"],
+            "approved_amount_fen": row["approved_amount_fen"] if row["decision"] == "approved" else None,
+            "reason": row["reason"], "decided_at": row["decided_at"], "decided_by": row["decided_by"],
+        },
+    ),
+    "bank_returns": FeedRecord(
+        BankReturn, checks.BANK_RETURN_COLUMNS, ("end_to_end_id", "status"),
+        lambda row: {name: row[name] for name in checks.BANK_RETURN_COLUMNS},
+    ),
+}
 
 
 def feedback_key_of(source: str, platform_code: str) -> str:
