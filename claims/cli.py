@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="ingest a day without Airflow")
     ingest.add_argument("day", type=_day, metavar="D")
-    ingest.add_argument("--source", action="append", choices=["orders", "claims", "determinations", "bank_returns"])
+    ingest.add_argument("--source", action="append", choices=["orders", "claims", "determinations", "bank_returns", "declarations"])
     ingest.add_argument("--partition-date", type=_day, action="append",
                         help="also read this (older) partition date: an administrator's explicit request")
     ingest.set_defaults(handler=cmd_ingest)
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ingest" and not args.source:
-        args.source = ["orders", "claims", "determinations", "bank_returns"]
+        args.source = ["orders", "claims", "determinations", "bank_returns", "declarations"]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.handler(args))
 

@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
 DAG_ORDER = (
-    "ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "adjudicate", "payouts",
+    "ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "ingest_declarations",
+    "adjudicate", "payouts",
 )
 OK_STATES = {"success", "skipped"}
 

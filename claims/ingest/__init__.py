@@ -11,7 +11,7 @@ from claims.reference import load_reference
 from claims.settings import Settings, load_settings
 from claims.store import open_store
 
-SOURCES = ("orders", "claims", "determinations", "bank_returns")
+SOURCES = ("orders", "claims", "determinations", "bank_returns", "declarations")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ DETERMINATION_COLUMNS = [
     "claim_id", "platform_code", "decision", "approved_amount_fen", "reason", "decided_at", "decided_by",
 ]
 DETERMINATION_DECISIONS = ("approved", "rejected")
+DECLARATION_COLUMNS = ["platform_code", "province_code", "industry", "month", "order_count", "premium_fen"]
 BANK_RETURN_COLUMNS = ["batch_id", "end_to_end_id", "status", "failure_code", "failure_reason", "processed_at"]
 BANK_RETURN_STATUSES = ("settled", "failed")
 INDUSTRIES = ("ride_hailing", "instant_delivery", "freight")
@@ -454,9 +455,29 @@ def check_bank_returns(table: pa.Table, partition: Partition, reference: Referen
     return verdicts
 
 
+def check_declarations(table: pa.Table, partition: Partition, reference: Reference) -> Verdicts:
+    """A platform's monthly premium filing; ``partition.day`` is the first of the month."""
+    verdicts = Verdicts(table.num_rows)
+    platform_ok = _platform(verdicts, table, partition, reference)
+    province_ok = _required(verdicts, table, "province_code")
+    verdicts.fail("province_code", "INVALID_AREA_CODE",
+                  province_ok & ~is_in(table["province_code"], set(reference.provinces)))
+    industry_ok = _code(verdicts, table, "industry", INDUSTRIES)
+    registered_industry = pc.index_in(table["platform_code"], value_set=pa.array(sorted(reference.platforms)))
+    industries = pa.array([reference.platforms[code].industry for code in sorted(reference.platforms)])
+    same_industry = _np(pc.equal(pc.take(industries, registered_industry), table["industry"]))
+    verdicts.fail("industry", "INDUSTRY_MISMATCH", industry_ok & platform_ok & ~same_industry)
+    month_ok = _required(verdicts, table, "month")
+    verdicts.fail("month", "OUTSIDE_PARTITION", month_ok & ~_np(pc.equal(table["month"], f"{partition.day:%Y-%m}")))
+    _integer(verdicts, table, "order_count")
+    _integer(verdicts, table, "premium_fen")
+    return verdicts
+
+
 CHECKS = {
     "orders": (ORDER_COLUMNS, check_orders, "order_id"),
     "claims": (CLAIM_COLUMNS, check_claims, "claim_id"),
     "determinations": (DETERMINATION_COLUMNS, check_determinations, "claim_id"),
     "bank_returns": (BANK_RETURN_COLUMNS, check_bank_returns, "end_to_end_id"),
+    "declarations": (DECLARATION_COLUMNS, check_declarations, "province_code"),
 }

@@ -16,8 +16,11 @@ from claims.store import Store, StoredObject
 
 MARKER = "_SUCCESS"
 _PARTITION = re.compile(
-    r"^(?P<source>[a-z_]+)/(?:platform=(?P<platform>[^/]+)/)?date=(?P<date>[^/]+)/(?P<name>.+)$"
+    r"^(?P<source>[a-z_]+)/(?:platform=(?P<platform>[^/]+)/)?(?P<level>date|month)=(?P<date>[^/]+)/(?P<name>.+)$"
 )
+#: Feeds partitioned by month (``month=YYYY-MM``): the run of D reads D's month and
+#: the month before (a month is declared after it ends), each once per file.
+MONTHLY = ("declarations",)
 #: Feeds without a platform level: ``{source}/date={YYYY-MM-DD}/`` (CONTRACT.md).
 PLATFORMLESS = ("determinations", "bank_returns")
 
@@ -57,17 +60,25 @@ def discover(
     (partition date, then file name)."""
     if source in PLATFORMLESS:
         platforms = [""]
+    monthly = source in MONTHLY
     dates = set(window(day, late_window_days, extra_dates))
+    if monthly:
+        this_month = day.replace(day=1)
+        dates = {this_month, (this_month - timedelta(days=1)).replace(day=1)} | {d.replace(day=1) for d in extra_dates}
     found = Discovery(source, day)
     partitions: dict[tuple[str, date], list[StoredObject]] = {}
     markers: set[tuple[str, date]] = set()
     for obj in landing.list(f"{source}/"):
         match = _PARTITION.match(obj.key)
-        if not match or (match["platform"] is None) != (source in PLATFORMLESS):
+        if (not match or (match["platform"] is None) != (source in PLATFORMLESS)
+                or (match["level"] == "month") != monthly):
             found.ignored.append(obj.key)
             continue
         try:
-            partition_date = date.fromisoformat(match["date"])
+            text = match["date"] + "-01" if monthly else match["date"]
+            if monthly and len(match["date"]) != 7:
+                raise ValueError(match["date"])
+            partition_date = date.fromisoformat(text)
         except ValueError:
             found.ignored.append(obj.key)
             continue
@@ -82,9 +93,10 @@ def discover(
             markers.add(slot)
         else:
             partitions.setdefault(slot, []).append(obj)
+    expected = day.replace(day=1) if monthly else day
     for platform in platforms:
-        if (platform, day) not in markers:
-            found.not_arrived.append(partition_prefix(source, platform, day))
+        if (platform, expected) not in markers and not monthly:  # a month's filing is not due every day
+            found.not_arrived.append(partition_prefix(source, platform, expected))
     for slot in sorted(partitions, key=lambda s: (s[1], s[0])):
         prefix = partition_prefix(source, slot[0], slot[1])
         if slot not in markers:
@@ -99,4 +111,6 @@ def discover(
 
 def partition_prefix(source: str, platform: str, day: date) -> str:
     level = f"platform={platform}/" if platform else ""
+    if source in MONTHLY:
+        return f"{source}/{level}month={day:%Y-%m}/"
     return f"{source}/{level}date={day.isoformat()}/"

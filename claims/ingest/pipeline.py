@@ -33,6 +33,7 @@ from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, o
 from claims.ledger.models import (
     BankReturn,
     ClaimVersion,
+    Declaration,
     Determination,
     LandingDelivery,
     LandingFile,
@@ -334,10 +335,8 @@ class Ingestor:
                 self._load_orders(obj, day, outcome, staging, starts)
             elif source == "claims":
                 self._load_claims(obj, day, outcome, claim_parts, key)
-            elif source == "bank_returns":
-                self._load_bank_returns(obj, day, outcome, claim_parts, key)
             else:
-                self._load_determinations(obj, day, outcome, claim_parts, key)
+                self._load_feed(day, outcome, claim_parts, key, FEED_RECORDS[source])
         finally:
             if staging is not None:
                 staging.discard()
@@ -440,11 +439,13 @@ class Ingestor:
                                              _message("DUPLICATE_KEY", "order_id", row["order_id"])))
         return int(seen.sum()) - len(clashes), clashes, seen
 
-    def _drop_repeats(self, valid: pa.Table, key: str) -> tuple[pa.Table, list[RejectionLine]]:
-        """DUPLICATE_IN_FILE: the second and later rows of a key; the first stands."""
-        identity = valid[key]
-        if key != "order_id" and "platform_code" in valid.column_names:  # feeds mix platforms in a file
-            identity = pc.binary_join_element_wise(valid["platform_code"], valid[key], "\x1f")
+    def _drop_repeats(self, valid: pa.Table, key: str,
+                      identity_columns: tuple[str, ...] | None = None) -> tuple[pa.Table, list[RejectionLine]]:
+        """DUPLICATE_IN_FILE: the second and later rows of a key (``identity_columns``,
+        by default the platform and ``key``); the first stands."""
+        columns = identity_columns or (("platform_code", key) if "platform_code" in valid.column_names else (key,))
+        identity = valid[columns[0]] if len(columns) == 1 else pc.binary_join_element_wise(
+            *[valid[name].cast(pa.string()) for name in columns], "\x1f")
         encoded = pc.dictionary_encode(identity).combine_chunks()
         if len(encoded.dictionary) == len(encoded):
             return valid, []  # every key once: the common case needs no sort
@@ -528,19 +529,7 @@ class Ingestor:
             "documents": ";".join(name.strip() for name in row["documents"].split(";") if name.strip()),
         }
 
-    # -- determinations and bank returns -------------------------------------------------
-    def _load_determinations(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
-                             key: str) -> None:
-        """Standard-review outcomes. Whether the claim exists and awaits review is
-        adjudication's question (with a reason code), not ingestion's."""
-        self._load_feed(day, outcome, parts, key, FEED_RECORDS["determinations"])
-
-    def _load_bank_returns(self, obj: LandingObject, day: date, outcome: FileOutcome, parts: list[pa.Table],
-                           key: str) -> None:
-        """The bank's answers. Whether the end-to-end id is one of ours is the
-        payouts run's question (reported with a reason code), not ingestion's."""
-        self._load_feed(day, outcome, parts, key, FEED_RECORDS["bank_returns"])
-
+    # -- the feeds: determinations, bank returns, declarations ------------------------------
     def _load_feed(self, day: date, outcome: FileOutcome, parts: list[pa.Table], key: str, feed: FeedRecord) -> None:
         """Rows of a feed whose natural key the ledger holds once: an identical row
         loaded before changes nothing, a different one is DUPLICATE_KEY."""
@@ -549,7 +538,7 @@ class Ingestor:
         clashes: list[RejectionLine] = []
         valid = pa.concat_tables(parts) if parts else None
         if valid is not None and valid.num_rows:
-            valid, repeats = self._drop_repeats(valid, key)
+            valid, repeats = self._drop_repeats(valid, key, feed.natural_key)
             clashes.extend(repeats)
             with Session(self.engine) as session:
                 for row in valid.to_pylist():
@@ -640,12 +629,18 @@ FEED_RECORDS = {
         BankReturn, checks.BANK_RETURN_COLUMNS, ("end_to_end_id", "status"),
         lambda row: {name: row[name] for name in checks.BANK_RETURN_COLUMNS},
     ),
+    "declarations": FeedRecord(
+        Declaration, checks.DECLARATION_COLUMNS, ("platform_code", "province_code", "industry", "month"),
+        lambda row: {name: row[name] for name in checks.DECLARATION_COLUMNS},
+    ),
 }
+#: Feeds whose rejections go to feedback/source={feed}/ (CONTRACT.md), platform level or not.
+SOURCE_FEEDBACK = ("determinations", "declarations", "bank_returns")
 
 
 def feedback_key_of(source: str, platform_code: str) -> str:
-    """Platforms' feeds go to feedback/platform={code}/, the others to source={feed}/."""
-    return f"platform={platform_code}" if platform_code else f"source={source}"
+    """Orders and claims go to feedback/platform={code}/, the other feeds to source={feed}/."""
+    return f"source={source}" if source in SOURCE_FEEDBACK or not platform_code else f"platform={platform_code}"
 
 
 def _plain(value: object) -> object:

@@ -18,7 +18,7 @@ from claims.reference import Reference
 from claims.store import Store
 
 #: Feeds without a platform level whose rejections go to feedback/source={feed}/.
-FEEDS = ("determinations", "bank_returns")
+FEEDS = ("determinations", "declarations", "bank_returns")
 REJECTION_COLUMNS = ["source_file", "line", "record_id", "field", "reason_code", "message"]
 
 

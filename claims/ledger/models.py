@@ -371,3 +371,25 @@ class BankReturnResult(Base):
     bank_return_id: Mapped[int] = mapped_column(ForeignKey("bank_return.id"), primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, index=True)
     result_code: Mapped[str] = mapped_column(String(40))
+
+
+class Declaration(Base):
+    """A platform's monthly premium filing for one (province, industry), checked
+    against the per-order records in reconciliation."""
+
+    __tablename__ = "declaration"
+    __table_args__ = (
+        UniqueConstraint("platform_code", "province_code", "industry", "month", name="uq_declaration_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    province_code: Mapped[str] = mapped_column(String(6))
+    industry: Mapped[str] = mapped_column(String(32))
+    month: Mapped[str] = mapped_column(String(7))
+    order_count: Mapped[int] = mapped_column(BigInteger)
+    premium_fen: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(64))

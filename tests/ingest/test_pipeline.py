@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -263,3 +263,29 @@ def test_lowercase_x_and_spaced_documents_are_the_same_values(env: Path) -> None
         documents = session.scalar(select(ClaimVersion.documents).where(ClaimVersion.claim_id == "LOW"))
     assert rows["LOW"] == rows["UP"]  # the same worker
     assert documents == "application_form;consent;diagnosis;receipts"
+
+
+def test_monthly_declarations_load_and_reject_to_their_feed(env: Path) -> None:
+    from claims.ingest.checks import DECLARATION_COLUMNS
+    from claims.ledger.models import Declaration
+
+    folder = env / "landing" / "declarations" / "platform=didi" / "month=2025-08"
+    folder.mkdir(parents=True)
+    good = {"platform_code": "didi", "province_code": "110000", "industry": "ride_hailing", "month": "2025-08",
+            "order_count": "1200000", "premium_fen": "1200000"}
+    rows = [good, dict(good, province_code="440000"), dict(good, industry="freight", province_code="310000"),
+            dict(good, month="2025-07", province_code="320000"), dict(good)]
+    (folder / "declaration.csv").write_bytes(f.csv_text(rows, DECLARATION_COLUMNS).encode())
+    (folder / "_SUCCESS").write_bytes(b"")
+    summary = ingest_source("declarations", DAY)  # September reads August too
+    publish_day(DAY)
+    assert (summary["rows_in"], summary["rows_loaded"], summary["rows_rejected"]) == (5, 2, 3)
+    path = env / "outbox" / "feedback" / "source=declarations" / f"date={DAY.isoformat()}" / "rejections.csv"
+    lines = [(r["line"], r["field"], r["reason_code"]) for r in csv.DictReader(io.StringIO(path.read_text("utf-8")))]
+    assert lines == [("4", "industry", "INDUSTRY_MISMATCH"), ("5", "month", "OUTSIDE_PARTITION"),
+                     ("6", "province_code", "DUPLICATE_IN_FILE")]
+    assert not (env / "outbox" / "feedback" / "platform=didi" / f"date={DAY.isoformat()}" / "rejections.csv").read_text(
+        "utf-8").count("\n") > 1
+    with Session(engine()) as session:
+        assert session.scalar(select(func.count()).select_from(Declaration)) == 2
+    assert ingest_source("declarations", DAY + timedelta(days=40))["files"] == 0  # October reads Sept and Oct only
