@@ -85,6 +85,9 @@ class Paymaster:
         self.cipher = cipher
         self.calendar = calendar
         self.agencies = agencies
+        #: Files rendered while preparing, kept for publishing in the same run (their
+        #: digests are in the ledger either way; a later run renders them again).
+        self._rendered: dict[str, tuple[bytes, bytes]] = {}
 
     def run(self, day: date, *, auto_release: bool, operator: str = "claims") -> PayDay:
         result = PayDay(day)
@@ -234,6 +237,7 @@ class Paymaster:
                     item["batch_id"] = batch_id
                     item["end_to_end_id"] = f"{batch_id}{number:04d}"
                 csv_bytes, xml_bytes = self._render(batch_id, province, created_at, execution, chunk)
+                self._rendered[batch_id] = (csv_bytes, xml_bytes)
                 session.add(PayoutBatch(
                     batch_id=batch_id, business_day=day, province_code=province, sequence=sequence,
                     item_count=len(chunk), control_sum_fen=sum(i["amount_fen"] for i in chunk),
@@ -352,7 +356,10 @@ class Paymaster:
             for batch in session.execute(
                 select(PayoutBatch).where(PayoutBatch.business_day == day).order_by(PayoutBatch.batch_id)
             ).scalars():
-                csv_bytes, xml_bytes = self._batch_files(session, batch)
+                cached = self._rendered.pop(batch.batch_id, None)
+                if cached is None or (sha256(cached[0]), sha256(cached[1])) != (batch.csv_sha256, batch.xml_sha256):
+                    cached = self._batch_files(session, batch)  # not ours (another run prepared it): from the ledger
+                csv_bytes, xml_bytes = cached
                 for suffix, data, recorded in (("csv", csv_bytes, batch.csv_sha256), ("xml", xml_bytes, batch.xml_sha256)):
                     if sha256(data) != recorded:
                         raise PublishedFileMismatch(f"{batch.batch_id}.{suffix}: the ledger renders other bytes")
