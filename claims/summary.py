@@ -26,7 +26,7 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
     lines = [f"claims run-day {day.isoformat()}", ""]
     lines.extend(dag_lines)
     lines.append("")
-    lines.append(f"{'source':<10}{'files':>7}{'rows in':>12}{'loaded':>12}{'unchanged':>11}{'rejected':>11}")
+    lines.append(f"{'source':<14}{'files':>7}{'rows in':>12}{'loaded':>12}{'unchanged':>11}{'rejected':>11}")
     by_source: dict[str, list[int]] = {}
     for source, outcome, _status, rows_in, loaded, unchanged, rejected in rows:
         totals = by_source.setdefault(source, [0, 0, 0, 0, 0])
@@ -38,7 +38,7 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
         totals[4] += rows_in if duplicate else rejected
     for source in sorted(by_source):
         files, rows_in, loaded, unchanged, rejected = by_source[source]
-        lines.append(f"{source:<10}{files:>7}{rows_in:>12,}{loaded:>12,}{unchanged:>11,}{rejected:>11,}")
+        lines.append(f"{source:<14}{files:>7}{rows_in:>12,}{loaded:>12,}{unchanged:>11,}{rejected:>11,}")
     if not by_source:
         lines.append("(no new files read by this run)")
     if reason_counts:
