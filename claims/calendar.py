@@ -20,6 +20,12 @@ def business_day_of(instant: datetime) -> date:
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
+def as_utc(instant: datetime) -> datetime:
+    """A stored instant with its zone: SQLite hands back the UTC wall time without
+    one, PostgreSQL keeps it."""
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
 def parse_business_day(text: str) -> date:
     """Strictly YYYY-MM-DD (``date.fromisoformat`` alone also takes 20250901)."""
     try:

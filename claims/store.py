@@ -7,7 +7,6 @@ Keys are always ``/``-separated and relative to the store's root.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -49,14 +48,6 @@ def open_store(url: str) -> Store:
         bucket, _, prefix = url[len("s3://"):].partition("/")
         return S3Store(bucket, prefix.strip("/"))
     return LocalStore(Path(url))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LocalStore:

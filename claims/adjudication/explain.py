@@ -9,10 +9,9 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from claims.adjudication.orders import _aware
 from claims.adjudication.pipeline import claim_facts, order_facts
 from claims.adjudication.rules import Policy, RuleBook, evaluate, load_rule_sets
-from claims.calendar import SHANGHAI
+from claims.calendar import SHANGHAI, as_utc
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision
 from claims.privacy import Cipher, mask_name
 
@@ -63,9 +62,9 @@ def explain(engine: Engine, cipher: Cipher, claim_id: str, platform_code: str | 
         "The claim (current version; personal data masked):",
         f"  order            {current.order_id}",
         f"  worker           {name}, pseudonym {current.worker_ref[:8]}… (key {current.pseudonym_key_id})",
-        f"  incident         {_aware(current.incident_at).astimezone(SHANGHAI).isoformat()} in "
+        f"  incident         {as_utc(current.incident_at).astimezone(SHANGHAI).isoformat()} in "
         f"{current.incident_province_code}/{current.incident_city_code}",
-        f"  reported         {_aware(current.reported_at).astimezone(SHANGHAI).isoformat()}",
+        f"  reported         {as_utc(current.reported_at).astimezone(SHANGHAI).isoformat()}",
         f"  injury           {current.injury_type}, treatment {current.treatment}, "
         f"{current.inpatient_days} inpatient day(s)",
         f"  medical cost     {_yuan(current.medical_cost_fen)}",

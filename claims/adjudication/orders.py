@@ -9,13 +9,13 @@ for just those order ids.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pyarrow.parquet as pq
 from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
-from claims.calendar import business_day_of
+from claims.calendar import as_utc, business_day_of
 from claims.ledger.models import ClaimOrder, ClaimVersion, LandingFile
 from claims.store import Store
 
@@ -39,7 +39,7 @@ def link_claim_orders(session: Session, lake: Store, day: date, grace: timedelta
     wanted: dict[tuple[str, date], set[str]] = defaultdict(set)
     span = 1 + (grace.days + (1 if grace.seconds else 0))
     for platform_code, order_id, incident_at in missing:
-        incident_day = business_day_of(_aware(incident_at))
+        incident_day = business_day_of(as_utc(incident_at))
         for back in range(span + 1):
             wanted[(platform_code, incident_day - timedelta(days=back))].add(order_id)
     found: dict[tuple[str, str], dict] = {}
@@ -61,8 +61,3 @@ def link_claim_orders(session: Session, lake: Store, day: date, grace: timedelta
     if found:
         session.execute(insert(ClaimOrder), [found[key] for key in sorted(found)])
     return len(found)
-
-
-def _aware(instant: datetime) -> datetime:
-    """SQLite hands back the UTC wall time without its zone; PostgreSQL keeps it."""
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from claims.adjudication.batch import decide
-from claims.adjudication.orders import _aware, link_claim_orders
+from claims.adjudication.orders import link_claim_orders
 from claims.adjudication.rules import (
     ClaimFacts,
     OrderFacts,
@@ -25,6 +25,7 @@ from claims.adjudication.rules import (
     RuleSet,
     find_duplicates,
 )
+from claims.calendar import as_utc
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult, PayoutItem
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -128,7 +129,7 @@ CLAIM_FACT_COLUMNS = (
 
 def _same(left: Any, right: Any) -> bool:
     if hasattr(left, "tzinfo") and hasattr(right, "tzinfo"):
-        return bool(_aware(left) == _aware(right))
+        return bool(as_utc(left) == as_utc(right))
     return bool(left == right)
 
 
@@ -136,7 +137,7 @@ def _duplicate_facts(row: Any) -> ClaimFacts:
     """The facts find_duplicates reads (worker, order, incident, filing order)."""
     return ClaimFacts(
         platform_code=row.platform_code, claim_id=row.claim_id, order_id=row.order_id, worker_ref=row.worker_ref,
-        incident_at=_aware(row.incident_at), reported_at=_aware(row.reported_at), filed_on=row.partition_date,
+        incident_at=as_utc(row.incident_at), reported_at=as_utc(row.reported_at), filed_on=row.partition_date,
         first_filed_on=row.first_filed_on, position=(row.partition_date, row.file_name, row.line),
         incident_province_code="", incident_city_code="", injury_type="", treatment="", inpatient_days=0,
         medical_cost_fen=0, disability_assessment=False, liability_disputed=False, documents=(),
@@ -147,7 +148,7 @@ def claim_facts(version: Any, first_filed_on: date) -> ClaimFacts:
     """A stored claim version (an ORM object or a row with the same names) as facts."""
     return ClaimFacts(
         platform_code=version.platform_code, claim_id=version.claim_id, order_id=version.order_id,
-        worker_ref=version.worker_ref, incident_at=_aware(version.incident_at), reported_at=_aware(version.reported_at),
+        worker_ref=version.worker_ref, incident_at=as_utc(version.incident_at), reported_at=as_utc(version.reported_at),
         filed_on=version.partition_date, first_filed_on=first_filed_on,
         position=(version.partition_date, version.file_name, version.line),
         incident_province_code=version.incident_province_code, incident_city_code=version.incident_city_code,
@@ -162,8 +163,8 @@ def order_facts(order: ClaimOrder) -> OrderFacts:
     return OrderFacts(
         platform_code=order.platform_code, order_id=order.order_id, worker_ref=order.worker_ref,
         province_code=order.province_code, city_code=order.city_code, industry=order.industry,
-        accepted_at=_aware(order.accepted_at),
-        completed_at=_aware(order.completed_at) if order.completed_at is not None else None, status=order.status,
+        accepted_at=as_utc(order.accepted_at),
+        completed_at=as_utc(order.completed_at) if order.completed_at is not None else None, status=order.status,
     )
 
 
@@ -379,7 +380,7 @@ class Adjudicator:
         explanation = {
             "outcome": "standard_review" if approved else "rejected", "reasons": [code],
             "determination": {"decision": determination.decision, "approved_amount_fen": determination.approved_amount_fen,
-                              "reason": determination.reason, "decided_at": _aware(determination.decided_at).isoformat(),
+                              "reason": determination.reason, "decided_at": as_utc(determination.decided_at).isoformat(),
                               "decided_by": determination.decided_by},
             "review_decision_business_day": review.business_day.isoformat(),
         }

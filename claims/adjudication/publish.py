@@ -17,9 +17,8 @@ from datetime import date, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from claims.adjudication.orders import _aware
 from claims.adjudication.pipeline import open_deadlines
-from claims.calendar import SHANGHAI
+from claims.calendar import SHANGHAI, as_utc
 from claims.ledger.models import Decision, Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -30,7 +29,7 @@ DEADLINE_COLUMNS = ["claim_id", "platform_code", "outcome", "filed_on", "confirm
 
 
 def local_time(instant: datetime) -> str:
-    return _aware(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+    return as_utc(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
 
 
 def _csv(columns: list[str], rows: list[dict]) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date
 
 from claims.ledger.db import engine_for, upgrade
@@ -12,19 +11,6 @@ from claims.settings import Settings, load_settings
 from claims.store import open_store
 
 SOURCES = ("orders", "claims", "determinations", "bank_returns", "declarations")
-
-
-@dataclass(frozen=True)
-class Context:
-    settings: Settings
-
-    @classmethod
-    def load(cls) -> Context:
-        return cls(load_settings())
-
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return engine_for(self.settings.database_url)
 
 
 def ingest_source(source: str, day: date, extra_dates: tuple[date, ...] = (), settings: Settings | None = None) -> dict:

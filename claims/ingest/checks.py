@@ -8,7 +8,7 @@ second opinion (validations/), and a test holds the two to the same counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -71,9 +71,6 @@ def day_start_us(day: date) -> int:
     """UTC microseconds of 00:00 Asia/Shanghai on a day."""
     return (day - EPOCH).days * DAY_US - SHANGHAI_OFFSET_US
 
-
-def us_to_datetime(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
 @dataclass

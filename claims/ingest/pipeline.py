@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -656,7 +655,3 @@ def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _remap_lines(part: pa.Table, starts: np.ndarray) -> pa.Table:
     lines = starts[part["line"].to_numpy()]
     return part.set_column(part.column_names.index("line"), "line", pa.array(lines, pa.int64()))
-
-
-def rejection_counts(outcome: FileOutcome) -> Counter:
-    return Counter(item.reason_code for item in outcome.rejections)

@@ -26,8 +26,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from claims.adjudication.orders import _aware
-from claims.calendar import SHANGHAI
+from claims.calendar import SHANGHAI, as_utc
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
@@ -340,7 +339,7 @@ class Paymaster:
                                                 item["payee_bank_code"], remark))
         debtor = self.agencies[province]
         xml = pain001.render_pain001(pain001.PayoutBatch(
-            batch_id, province, _aware(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
+            batch_id, province, as_utc(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
         return buffer.getvalue().encode("utf-8"), xml
 
     # -- files and release ------------------------------------------------------------------
@@ -398,7 +397,7 @@ class Paymaster:
         ).scalars().all()
         body = {
             "business_day": day.isoformat(),
-            "released_at": _aware(released_at).astimezone(SHANGHAI).replace(microsecond=0).isoformat(),
+            "released_at": as_utc(released_at).astimezone(SHANGHAI).replace(microsecond=0).isoformat(),
             "released_by": released_by,
             "automatic_release": automatic,
             "currency": CURRENCY,
