@@ -49,10 +49,7 @@ def release_day(day: date, approved_by: str, settings: Settings | None = None) -
     if approved_by.strip() == preparer:
         raise PermissionError(f"{approved_by!r} prepared these payouts: another person must approve them")
     with Session(engine) as session:
-        if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first() is None:
-            prepared = False
-        else:
-            prepared = True
+        prepared = session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first() is not None
     master = Paymaster(engine, open_store(settings.outbox_url), Cipher.from_ring(settings.encryption_keys),
                        WorkCalendar.load(), paying_agencies())
     master.release(day, released_by=approved_by, automatic=False, prepared_by=preparer)
