@@ -1,0 +1,93 @@
+"""Bulk writes and reads must store and return exactly what the ORM would: on
+SQLite (text dates), PostgreSQL through psycopg2 and through psycopg 3 (COPY)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from claims.ledger.bulk import insert_rows, read_frame
+from claims.ledger.db import engine_for
+from claims.ledger.models import ClaimVersion, Decision, LandingFile
+
+COLUMNS = ["platform_code", "claim_id", "claim_version_id", "business_day", "basis", "outcome", "reason_codes",
+           "rule_set", "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated",
+           "evaluation", "decided_at"]
+AWKWARD = 'tab\there, "quoted", back\\slash, new\nline, 中文'
+
+
+@pytest.fixture(params=["ledger", "psycopg3"])
+def url(request: pytest.FixtureRequest, ledger_url: str) -> str:
+    if request.param == "psycopg3":
+        if not ledger_url.startswith("postgresql"):
+            pytest.skip("psycopg 3 is a PostgreSQL driver")
+        from claims.ledger.db import upgrade
+
+        ledger_url = ledger_url.replace("postgresql+psycopg2://", "postgresql+psycopg://")
+        upgrade(ledger_url)
+    return ledger_url
+
+
+def _version(session: Session) -> int:
+    session.add(LandingFile(id=1, sha256="0" * 64, source="claims", platform_code="didi", partition_date=date(2025, 9, 1),
+                            file_key="k", file_format="csv", encoding="utf-8", size_bytes=1,
+                            business_day=date(2025, 9, 1), status="loaded", reject_code=None, rows_in=1, rows_loaded=1,
+                            rows_unchanged=0, rows_rejected=0, premium_mismatches=0, extra_columns="",
+                            lake_key=None, validation=None, loaded_at=datetime.now(UTC)))
+    session.flush()
+    version = ClaimVersion(
+        platform_code="didi", claim_id="C1", partition_date=date(2025, 9, 1), file_name="claims.csv", line=2, file_id=1,
+        business_day=date(2025, 9, 1), content_hash="0" * 64, order_id="O1", worker_ref="w", pseudonym_key_id="dev",
+        worker_name_enc="x", payee_account_enc="x", payee_account_masked="****", encryption_key_id="dev",
+        payee_bank_code="102100099996", incident_at=datetime(2025, 9, 1, tzinfo=UTC),
+        reported_at=datetime(2025, 9, 1, tzinfo=UTC), incident_province_code="110000", incident_city_code="110100",
+        injury_type="sprain", treatment="outpatient", inpatient_days=0, medical_cost_fen=1, disability_assessment=False,
+        liability_disputed=False, documents="")
+    session.add(version)
+    session.flush()
+    return version.id
+
+
+def test_inserted_rows_read_back_through_the_orm_unchanged(url: str) -> None:
+    engine = engine_for(url)
+    decided_at = datetime(2025, 9, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    with Session(engine) as session, session.begin():
+        version_id = _version(session)
+        rows = [
+            ("didi", "C1", version_id, date(2025, 9, 1), "rules", "fast_track", AWKWARD, "beijing", "bj-1", 12345,
+             date(2025, 8, 31), date(2025, 9, 10), None, True, "{}", decided_at),
+            ("didi", "C2", version_id, date(2025, 9, 1), "rules", "pending", "", "beijing", "bj-1", None,
+             date(2025, 8, 31), None, None, False, "{\"a\": null}",
+             datetime(2025, 9, 2, 7, 0, tzinfo=timezone(timedelta(hours=8)))),
+        ]
+        assert insert_rows(session, Decision.__table__, COLUMNS, rows) == 2
+    with Session(engine) as session:
+        stored = session.execute(select(Decision).order_by(Decision.claim_id)).scalars().all()
+        assert [d.claim_id for d in stored] == ["C1", "C2"]
+        first, second = stored
+        assert first.reason_codes == AWKWARD and second.reason_codes == ""
+        assert first.payable_fen == 12345 and second.payable_fen is None
+        assert first.calendar_estimated is True and second.calendar_estimated is False
+        assert first.confirm_by == date(2025, 9, 10) and second.confirm_by is None
+        assert first.business_day == date(2025, 9, 1) and first.filed_on == date(2025, 8, 31)
+        for stored_at, expected in ((first.decided_at, decided_at), (second.decided_at, datetime(2025, 9, 1, 23, 0))):
+            aware = stored_at if stored_at.tzinfo else stored_at.replace(tzinfo=UTC)
+            assert aware == expected.replace(tzinfo=expected.tzinfo or UTC)
+        # the same rows through read_frame
+        frame = read_frame(session, text("SELECT claim_id, business_day, confirm_by, calendar_estimated, decided_at "
+                                         "FROM decision ORDER BY claim_id"),
+                           dates=["business_day", "confirm_by"], datetimes=["decided_at"], bools=["calendar_estimated"])
+        assert frame["business_day"].tolist() == [date(2025, 9, 1)] * 2
+        assert frame["confirm_by"].tolist() == [date(2025, 9, 10), None]
+        assert frame["calendar_estimated"].tolist() == [True, False]
+        assert frame["decided_at"].tolist() == [decided_at, datetime(2025, 9, 1, 23, 0, tzinfo=UTC)]
+
+
+def test_nothing_to_insert_is_a_no_op(ledger_url: str) -> None:
+    with Session(engine_for(ledger_url)) as session, session.begin():
+        assert insert_rows(session, Decision.__table__, COLUMNS, []) == 0
+        frame = read_frame(session, text("SELECT claim_id, business_day FROM decision"), dates=["business_day"])
+        assert frame.empty and list(frame.columns) == ["claim_id", "business_day"]
