@@ -15,9 +15,11 @@ debiting the province's paying agency, with one credit transfer per payout item.
   ``sepaxml`` package, then checks that the counts and control sums that are present
   reconcile with the transactions.
 
-The message is built with ``xml.etree.ElementTree``: the structure is fixed, the
-element order follows the schema's sequences in code, and escaping of names and
-remarks (``&``, ``<``, Chinese text) is done by the serialiser rather than by hand.
+The message is written from text templates: the structure is fixed and follows the
+schema's sequences, and every value is escaped as ``xml.etree.ElementTree`` escapes
+text (``&``, ``<``, ``>``; Chinese text as is). ``render_pain001_etree`` builds the
+same message with ElementTree: the reference the templates are tested against,
+byte for byte (a batch of 3,000 items renders about ten times faster from text).
 """
 
 from __future__ import annotations
@@ -206,13 +208,8 @@ def _agent(parent: ET.Element, tag: str, bank_code: str) -> None:
     _sub(member, "MmbId", bank_code)
 
 
-def render_pain001(batch: PayoutBatch) -> bytes:
-    """The batch as a pain.001.001.09 message: UTF-8 XML with declaration.
-
-    Element order follows the XSD sequences; optional elements written: GrpHdr/CtrlSum,
-    PmtInf/BtchBookg, NbOfTxs, CtrlSum and ChrgBr, CdtTrfTxInf/CdtrAgt, Cdtr, CdtrAcct
-    and RmtInf (the latter only for a non-empty remark).
-    """
+def render_pain001_etree(batch: PayoutBatch) -> bytes:
+    """``render_pain001`` by ElementTree: the reference for the text templates."""
     _check_batch(batch)
     items = batch.items
     count = str(len(items))
@@ -254,6 +251,91 @@ def render_pain001(batch: PayoutBatch) -> bytes:
     ET.indent(document, space="  ")
     body = ET.tostring(document, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")
+
+
+def _escape(text: str) -> str:
+    """Text content escaped as ElementTree's serialiser escapes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _agent_lines(indent: str, tag: str, bank_code: str) -> str:
+    return (f"{indent}<{tag}>\n{indent}  <FinInstnId>\n{indent}    <ClrSysMmbId>\n{indent}      <ClrSysId>\n"
+            f"{indent}        <Cd>{_escape(CLEARING_SYSTEM)}</Cd>\n{indent}      </ClrSysId>\n"
+            f"{indent}      <MmbId>{_escape(bank_code)}</MmbId>\n{indent}    </ClrSysMmbId>\n"
+            f"{indent}  </FinInstnId>\n{indent}</{tag}>\n")
+
+
+_TRANSACTION_HEAD = "      <CdtTrfTxInf>\n        <PmtId>\n          <EndToEndId>"
+_TRANSACTION_AMOUNT = ("</EndToEndId>\n        </PmtId>\n        <Amt>\n"
+                       f'          <InstdAmt Ccy="{CURRENCY}">')
+_TRANSACTION_AGENT = "</InstdAmt>\n        </Amt>\n" + _agent_lines("        ", "CdtrAgt", "{bank_code}")
+_AGENT_BEFORE, _AGENT_AFTER = _TRANSACTION_AGENT.split("{bank_code}")
+_TRANSACTION_NAME = "        <Cdtr>\n          <Nm>"
+_TRANSACTION_ACCOUNT = ("</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <Othr>\n"
+                        "              <Id>")
+_TRANSACTION_ACCOUNT_END = "</Id>\n            </Othr>\n          </Id>\n        </CdtrAcct>\n"
+_TRANSACTION_REMARK = "        <RmtInf>\n          <Ustrd>"
+_TRANSACTION_REMARK_END = "</Ustrd>\n        </RmtInf>\n"
+_TRANSACTION_END = "      </CdtTrfTxInf>\n"
+
+
+def render_pain001(batch: PayoutBatch) -> bytes:
+    """The batch as a pain.001.001.09 message: UTF-8 XML with declaration, indented
+    by two spaces a level.
+
+    Element order follows the XSD sequences; optional elements written: GrpHdr/CtrlSum,
+    PmtInf/BtchBookg, NbOfTxs, CtrlSum and ChrgBr, CdtTrfTxInf/CdtrAgt, Cdtr, CdtrAcct
+    and RmtInf (the latter only for a non-empty remark).
+    """
+    _check_batch(batch)
+    items = batch.items
+    count = str(len(items))
+    control_sum = control_sum_yuan(item.amount_fen for item in items)
+    debtor = batch.debtor
+    batch_id = _escape(batch.batch_id)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        f'<Document xmlns="{NAMESPACE}">\n  <CstmrCdtTrfInitn>\n    <GrpHdr>\n',
+        f"      <MsgId>{batch_id}</MsgId>\n",
+        f"      <CreDtTm>{_escape(batch.created_at.isoformat(timespec='seconds'))}</CreDtTm>\n",
+        f"      <NbOfTxs>{count}</NbOfTxs>\n      <CtrlSum>{control_sum}</CtrlSum>\n",
+        f"      <InitgPty>\n        <Nm>{_escape(debtor.name)}</Nm>\n      </InitgPty>\n    </GrpHdr>\n",
+        f"    <PmtInf>\n      <PmtInfId>{batch_id}</PmtInfId>\n      <PmtMtd>TRF</PmtMtd>\n",
+        f"      <BtchBookg>true</BtchBookg>\n      <NbOfTxs>{count}</NbOfTxs>\n      <CtrlSum>{control_sum}</CtrlSum>\n",
+        f"      <ReqdExctnDt>\n        <Dt>{batch.requested_execution_date.isoformat()}</Dt>\n      </ReqdExctnDt>\n",
+        f"      <Dbtr>\n        <Nm>{_escape(debtor.name)}</Nm>\n      </Dbtr>\n",
+        f"      <DbtrAcct>\n        <Id>\n          <Othr>\n            <Id>{_escape(debtor.account)}</Id>\n"
+        "          </Othr>\n        </Id>\n      </DbtrAcct>\n",
+        _agent_lines("      ", "DbtrAgt", debtor.bank_code),
+        f"      <ChrgBr>{_escape(CHARGE_BEARER)}</ChrgBr>\n",
+    ]
+    append = parts.append
+    for item in items:
+        append(_TRANSACTION_HEAD)
+        append(_escape(item.end_to_end_id))
+        append(_TRANSACTION_AMOUNT)
+        append(yuan_text(item.amount_fen))
+        append(_AGENT_BEFORE)
+        append(_escape(item.payee_bank_code))
+        append(_AGENT_AFTER)
+        append(_TRANSACTION_NAME)
+        append(_escape(item.payee_name))
+        append(_TRANSACTION_ACCOUNT)
+        append(_escape(item.payee_account))
+        append(_TRANSACTION_ACCOUNT_END)
+        if item.remark:
+            append(_TRANSACTION_REMARK)
+            append(_escape(item.remark))
+            append(_TRANSACTION_REMARK_END)
+        append(_TRANSACTION_END)
+    parts.append("    </PmtInf>\n  </CstmrCdtTrfInitn>\n</Document>\n")
+    return "".join(parts).encode("utf-8")
 
 
 # ------------------------------------------------------------------------ validation

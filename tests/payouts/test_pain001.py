@@ -347,3 +347,34 @@ def test_every_paying_agency_makes_a_valid_debtor() -> None:
         assert row["note"].startswith("placeholder")
         xml = render_pain001(batch([item(1)], province_code=row["province_code"], debtor=debtor))
         validate_pain001(xml)
+
+
+# ------------------------------------------------------- templates against ElementTree
+
+
+AWKWARD = ["李娜 & <欧阳>", "&<>\"'", "&amp; already escaped", "]]> end of CDATA", "Ayşe Zhang-Müller",
+           "张三", "𠀋 astral plane", "a > b", "tab\u00a0nbsp", "x" * 140]
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_the_templates_write_the_bytes_elementtree_writes(text: str) -> None:
+    """The text templates are a faster ElementTree: same escaping, same indentation,
+    byte for byte, for names, remarks, ids, debtors and with or without a remark."""
+    debtor = Debtor(name=text, account=f"A&<{text[:20]}>"[:34], bank_code="999110000001")
+    messages = [
+        batch([item(1, payee_name=text), item(2, remark=text[:140]), item(3, remark=""),
+               item(4, payee_account=f"<{text}>"[:34], end_to_end_id=f"E&{text}"[:35])], debtor=debtor),
+        batch([item(1, 1)], batch_id=f"B<{text}>"[:35], created_at=datetime(2025, 7, 1, 10, 30, 5, 123456, tzinfo=UTC)),
+        batch([item(n, n * 101) for n in range(1, 40)]),
+    ]
+    for message in messages:
+        assert render_pain001(message) == pain001.render_pain001_etree(message)
+
+
+def test_the_templates_write_a_full_batch_as_elementtree_does() -> None:
+    full = batch([item(n, n * 7 + 1, payee_name=AWKWARD[n % len(AWKWARD)],
+                       remark="" if n % 5 == 0 else AWKWARD[(n + 3) % len(AWKWARD)])
+                  for n in range(1, MAX_ITEMS + 1)])
+    xml = render_pain001(full)
+    assert xml == pain001.render_pain001_etree(full)
+    validate_pain001(xml)
