@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Date, DateTime, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import LedgerPosting, LedgerTransaction
@@ -67,6 +67,98 @@ def post_many(session: Session, transactions: list[dict]) -> None:
         for transaction_id, transaction in zip(ids, transactions, strict=True)
         for account, amount in transaction["postings"] if amount
     ])
+
+
+# -- a day's postings in bulk ------------------------------------------------------------------
+# A day brings up to 100,000 approvals and as many disbursements: their transactions
+# and postings are written by INSERT ... SELECT, in the database, not row by row from
+# Python. Each posting pair is one amount with both signs, so every transaction
+# balances by construction; the unique key on (kind, reference) still guards against
+# a second posting of the same decision or item (the whole insert fails).
+
+#: The paying province of a decision's claim version: where the order was accepted
+#: (the incident's province when the order is unknown).
+_PROVINCE = "COALESCE(NULLIF(o.province_code, ''), v.incident_province_code)"
+
+_NEW_APPROVALS = "payouts_new_approval"
+
+_APPROVALS = f"""
+INSERT INTO {_NEW_APPROVALS} (decision_id, business_day, platform_code, claim_id, reference, province_code, change_fen)
+SELECT d.id, d.business_day, d.platform_code, d.claim_id, 'decision:' || CAST(d.id AS VARCHAR(20)), {_PROVINCE},
+       d.payable_fen - COALESCE((
+           SELECT p.payable_fen FROM decision p
+           WHERE p.platform_code = d.platform_code AND p.claim_id = d.claim_id AND p.payable_fen IS NOT NULL
+             AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
+           ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0)
+FROM decision d
+JOIN claim_version v ON v.id = d.claim_version_id
+LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
+WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
+  AND NOT EXISTS (SELECT 1 FROM ledger_transaction t
+                  WHERE t.kind = 'approve' AND t.reference = 'decision:' || CAST(d.id AS VARCHAR(20)))
+"""
+
+
+def _pair(debit: str, credit: str) -> str:
+    """Two posting sides: the debit account's prefix with +1, the credit's with -1."""
+    return f"(SELECT '{debit}:' AS prefix, 1 AS sign, 0 AS side UNION ALL SELECT '{credit}:', -1, 1) s"
+
+
+def post_approvals(session: Session, day: date) -> int:
+    """An 'approve' transaction per payable decision of ``day`` or before not yet
+    posted: the claim's approved total moves to the decision's amount, so the
+    change is the amount minus the claim's previous payable decision (in
+    business day, id order); a raise adds the difference, a cut reverses some.
+    Returns how many were posted."""
+    connection = session.connection()
+    connection.execute(text(f"DROP TABLE IF EXISTS {_NEW_APPROVALS}"))
+    connection.execute(text(
+        f"CREATE TEMPORARY TABLE {_NEW_APPROVALS} (decision_id BIGINT PRIMARY KEY, business_day DATE NOT NULL, "
+        "platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, reference VARCHAR(128) NOT NULL, "
+        "province_code VARCHAR(6) NOT NULL, change_fen BIGINT NOT NULL)"))
+    try:
+        found = connection.execute(text(_APPROVALS).bindparams(bindparam("day", day, type_=Date))).rowcount
+        if found:
+            connection.execute(text(f"""
+                INSERT INTO ledger_transaction (business_day, kind, reference, platform_code, claim_id, created_at)
+                SELECT business_day, 'approve', reference, platform_code, claim_id, :created_at
+                FROM {_NEW_APPROVALS} ORDER BY business_day, decision_id
+            """).bindparams(bindparam("created_at", datetime.now(UTC), type_=DateTime(timezone=True))))
+            connection.execute(text(f"""
+                INSERT INTO ledger_posting (transaction_id, account, amount_fen)
+                SELECT t.id, s.prefix || a.province_code, s.sign * a.change_fen
+                FROM {_NEW_APPROVALS} a
+                JOIN ledger_transaction t ON t.kind = 'approve' AND t.reference = a.reference
+                CROSS JOIN {_pair("benefit_expense", "benefits_payable")}
+                WHERE a.change_fen <> 0
+                ORDER BY t.id, s.side
+            """))
+    finally:
+        connection.execute(text(f"DROP TABLE IF EXISTS {_NEW_APPROVALS}"))
+    return int(found)
+
+
+def post_disbursements(session: Session, day: date) -> int:
+    """A 'disburse' transaction per payout item of ``day`` (all of them new: the
+    day's items are written once, with their batches): the amount moves from
+    payable to in transit. Returns how many were posted."""
+    connection = session.connection()
+    day_param = bindparam("day", day, type_=Date)
+    posted = connection.execute(text("""
+        INSERT INTO ledger_transaction (business_day, kind, reference, platform_code, claim_id, created_at)
+        SELECT i.business_day, 'disburse', 'item:' || i.end_to_end_id, i.platform_code, i.claim_id, :created_at
+        FROM payout_item i WHERE i.business_day = :day ORDER BY i.id
+    """).bindparams(day_param, bindparam("created_at", datetime.now(UTC), type_=DateTime(timezone=True)))).rowcount
+    connection.execute(text(f"""
+        INSERT INTO ledger_posting (transaction_id, account, amount_fen)
+        SELECT t.id, s.prefix || i.province_code, s.sign * i.amount_fen
+        FROM payout_item i
+        JOIN ledger_transaction t ON t.kind = 'disburse' AND t.reference = 'item:' || i.end_to_end_id
+        CROSS JOIN {_pair("benefits_payable", "in_transit")}
+        WHERE i.business_day = :day AND i.amount_fen <> 0
+        ORDER BY t.id, s.side
+    """).bindparams(day_param))
+    return int(posted)
 
 
 def balances(session: Session, day: date | None = None) -> dict[str, int]:

@@ -161,26 +161,46 @@ def _check_batch(batch: PayoutBatch) -> None:
         raise Pain001Error(f"batch {batch.batch_id}: {len(items)} items, at most {MAX_ITEMS} allowed")
     seen: set[str] = set()
     total = 0
+    forbidden = _FORBIDDEN_CHARS.search
+    cnaps = _CNAPS_CODE.fullmatch
     for number, item in enumerate(items, start=1):
-        where = f"item {number}"
-        end_to_end_id = _text(item.end_to_end_id, f"{where}: end_to_end_id", 35)
-        where = f"item {number} ({end_to_end_id})"
-        if end_to_end_id in seen:
-            raise Pain001Error(f"{where}: end_to_end_id occurs more than once in the batch")
-        seen.add(end_to_end_id)
-        amount = _check_fen(item.amount_fen, f"{where}: amount_fen")
-        if amount <= 0:
-            raise Pain001Error(f"{where}: amount_fen must be greater than zero, got {amount}")
-        total += amount
-        _text(item.payee_name, f"{where}: payee_name", 140)
-        _text(item.payee_account, f"{where}: payee_account", 34)
-        _bank_code(item.payee_bank_code, f"{where}: payee_bank_code")
-        if not isinstance(item.remark, str):
-            raise Pain001Error(f"{where}: remark: expected text, got {type(item.remark).__name__}")
-        if item.remark:
-            _text(item.remark, f"{where}: remark", 140)
+        # The common case in one expression, no stricter and no laxer than
+        # _check_item, which says what is wrong otherwise.
+        e2e, amount, name, account, remark = (item.end_to_end_id, item.amount_fen, item.payee_name,
+                                              item.payee_account, item.remark)
+        if (type(e2e) is str and type(name) is str and type(account) is str and type(remark) is str
+                and type(amount) is int and amount > 0 and e2e not in seen
+                and len(e2e) <= 35 and len(name) <= 140 and len(account) <= 34 and len(remark) <= 140
+                and e2e.strip() and name.strip() and account.strip() and (not remark or remark.strip())
+                and not forbidden(e2e + name + account + remark)
+                and type(item.payee_bank_code) is str and cnaps(item.payee_bank_code)):
+            seen.add(e2e)
+            total += amount
+        else:
+            total += _check_item(number, item, seen)
     if total > MAX_TOTAL_FEN:
         raise Pain001Error(f"batch {batch.batch_id}: total {total} fen exceeds the 18-digit amount limit")
+
+
+def _check_item(number: int, item: PaymentItem, seen: set[str]) -> int:
+    """One item's checks, each with its message; returns its amount."""
+    where = f"item {number}"
+    end_to_end_id = _text(item.end_to_end_id, f"{where}: end_to_end_id", 35)
+    where = f"item {number} ({end_to_end_id})"
+    if end_to_end_id in seen:
+        raise Pain001Error(f"{where}: end_to_end_id occurs more than once in the batch")
+    seen.add(end_to_end_id)
+    amount = _check_fen(item.amount_fen, f"{where}: amount_fen")
+    if amount <= 0:
+        raise Pain001Error(f"{where}: amount_fen must be greater than zero, got {amount}")
+    _text(item.payee_name, f"{where}: payee_name", 140)
+    _text(item.payee_account, f"{where}: payee_account", 34)
+    _bank_code(item.payee_bank_code, f"{where}: payee_bank_code")
+    if not isinstance(item.remark, str):
+        raise Pain001Error(f"{where}: remark: expected text, got {type(item.remark).__name__}")
+    if item.remark:
+        _text(item.remark, f"{where}: remark", 140)
+    return amount
 
 
 # ------------------------------------------------------------------------- rendering

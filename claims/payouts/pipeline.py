@@ -22,24 +22,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Date, Engine, bindparam, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from claims.calendar import SHANGHAI, as_utc
+from claims.ledger.bulk import insert_rows
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
-    ClaimOrder,
-    ClaimVersion,
-    Decision,
     LedgerTransaction,
     PayoutBatch,
     PayoutItem,
     PayoutRelease,
 )
 from claims.payouts import pain001
-from claims.payouts.ledger import post, post_many
+from claims.payouts.ledger import post, post_approvals, post_disbursements
 from claims.privacy import Cipher
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -49,6 +47,58 @@ CURRENCY = "CNY"
 CSV_COLUMNS = ["batch_id", "end_to_end_id", "claim_id", "platform_code", "province_code", "payee_name",
                "payee_account", "payee_bank_code", "amount_fen", "currency", "remark"]
 AGENCIES = Path(__file__).resolve().parents[1] / "reference" / "data" / "paying_agencies.csv"
+_BATCH_COLUMNS = ["batch_id", "business_day", "province_code", "sequence", "item_count", "control_sum_fen",
+                  "requested_execution_date", "created_at", "csv_sha256", "xml_sha256"]
+_ITEM_FIELDS = ["end_to_end_id", "batch_id", "platform_code", "claim_id", "instalment", "decision_id",
+                "claim_version_id", "province_code", "amount_fen", "payee_name_enc", "payee_account_enc",
+                "payee_account_masked", "payee_bank_code"]
+_RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "payee_name_enc", "payee_account_enc",
+                  "payee_bank_code"]
+
+#: What each claim is owed on a day, in one query: its latest payable decision (by
+#: business day, then id) minus what its live items cover, where that is more than
+#: zero; to the payee of its current version as of the day (the last in contract
+#: order: partition date, file name, line), in the province where the version's
+#: order was accepted (the incident's province when the order is unknown). The
+#: columns' order is the one ``Paymaster._owed`` unpacks.
+_OWED = text("""
+WITH latest AS (
+    SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
+           ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
+                              ORDER BY d.business_day DESC, d.id DESC) AS newest_first
+    FROM decision d
+    WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
+),
+paid AS (
+    SELECT platform_code, claim_id,
+           SUM(CASE WHEN returned_on IS NULL THEN amount_fen ELSE 0 END) AS covered_fen,
+           MAX(instalment) AS last_instalment,
+           SUM(CASE WHEN returned_on IS NULL THEN 0 ELSE 1 END) AS returned_items
+    FROM payout_item
+    GROUP BY platform_code, claim_id
+),
+due AS (
+    SELECT l.platform_code, l.claim_id, l.id AS decision_id, l.payable_fen - COALESCE(p.covered_fen, 0) AS due_fen,
+           COALESCE(p.last_instalment, 0) AS last_instalment, COALESCE(p.returned_items, 0) AS returned_items
+    FROM latest l
+    LEFT JOIN paid p ON p.platform_code = l.platform_code AND p.claim_id = l.claim_id
+    WHERE l.newest_first = 1 AND l.payable_fen > COALESCE(p.covered_fen, 0)
+),
+payee AS (
+    SELECT due.*, (
+        SELECT c.id FROM claim_version c
+        WHERE c.platform_code = due.platform_code AND c.claim_id = due.claim_id AND c.business_day <= :day
+        ORDER BY c.partition_date DESC, c.file_name DESC, c.line DESC
+        LIMIT 1) AS claim_version_id
+    FROM due
+)
+SELECT payee.platform_code, payee.claim_id, payee.decision_id, payee.due_fen, payee.last_instalment,
+       payee.returned_items, v.id, COALESCE(NULLIF(o.province_code, ''), v.incident_province_code) AS province_code,
+       v.worker_name_enc, v.payee_account_enc, v.payee_account_masked, v.payee_bank_code
+FROM payee
+JOIN claim_version v ON v.id = payee.claim_version_id
+LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
+""")
 
 
 class PublishedFileMismatch(RuntimeError):
@@ -84,9 +134,9 @@ class Paymaster:
         self.cipher = cipher
         self.calendar = calendar
         self.agencies = agencies
-        #: Files rendered while preparing, kept for publishing in the same run (their
-        #: digests are in the ledger either way; a later run renders them again).
-        self._rendered: dict[str, tuple[bytes, bytes]] = {}
+        #: Files rendered while preparing, with their digests, kept for publishing in the
+        #: same run (the digests are in the ledger either way; a later run renders again).
+        self._rendered: dict[str, tuple[bytes, bytes, str, str]] = {}
 
     def run(self, day: date, *, auto_release: bool, operator: str = "claims") -> PayDay:
         result = PayDay(day)
@@ -125,11 +175,13 @@ class Paymaster:
 
     def _once(self, work: Callable[[Session], None]) -> None:
         """Run ``work`` in one transaction; a unique-key conflict means another run
-        did the same work at the same moment: its rows stand, ours roll back."""
+        did the same work at the same moment: its rows stand, ours roll back. (Bulk
+        inserts go to the driver directly: its own IntegrityError means the same.)"""
+        driver_conflict = getattr(self.engine.dialect.dbapi, "IntegrityError", IntegrityError)
         try:
             with Session(self.engine) as session, session.begin():
                 work(session)
-        except IntegrityError:
+        except (IntegrityError, driver_conflict):
             pass
 
     # -- the bank's answers --------------------------------------------------------------------
@@ -175,45 +227,10 @@ class Paymaster:
 
     # -- money owed ------------------------------------------------------------------------
     def _approve(self, session: Session, day: date) -> None:
-        """An 'approve' transaction per payable decision: the claim's approved total
-        moves to the new amount (a raise adds the difference, a cut reverses some)."""
-        payable = session.execute(
-            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.claim_version_id,
-                   Decision.business_day, Decision.payable_fen)
-            .where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
-            .order_by(Decision.business_day, Decision.id)
-        ).all()
-        posted = {reference for (reference,) in session.execute(
-            select(LedgerTransaction.reference).where(LedgerTransaction.kind == "approve"))}
-        provinces = self._provinces(session, {row.claim_version_id for row in payable})
-        approved: dict[tuple[str, str], int] = defaultdict(int)
-        new = []
-        for decision in payable:
-            key = (decision.platform_code, decision.claim_id)
-            change = int(decision.payable_fen or 0) - approved[key]
-            approved[key] = int(decision.payable_fen or 0)
-            if f"decision:{decision.id}" in posted:
-                continue
-            province = provinces[decision.claim_version_id]
-            new.append({"day": decision.business_day, "kind": "approve", "reference": f"decision:{decision.id}",
-                        "platform_code": key[0], "claim_id": key[1],
-                        "postings": [(f"benefit_expense:{province}", change), (f"benefits_payable:{province}", -change)]})
-        post_many(session, new)
-
-    def _provinces(self, session: Session, version_ids: set[int]) -> dict[int, str]:
-        """The paying province of claim versions: where the order was accepted (the
-        incident's province when the order is unknown)."""
-        found: dict[int, str] = {}
-        ids = sorted(version_ids)
-        for start in range(0, len(ids), 5000):
-            for version_id, incident_province, order_province in session.execute(
-                select(ClaimVersion.id, ClaimVersion.incident_province_code, ClaimOrder.province_code)
-                .outerjoin(ClaimOrder, (ClaimOrder.platform_code == ClaimVersion.platform_code)
-                           & (ClaimOrder.order_id == ClaimVersion.order_id))
-                .where(ClaimVersion.id.in_(ids[start: start + 5000]))
-            ):
-                found[version_id] = order_province or incident_province
-        return found
+        """An 'approve' transaction per payable decision not yet posted: the claim's
+        approved total moves to the new amount (a raise adds the difference, a cut
+        reverses some)."""
+        post_approvals(session, day)
 
     # -- batches ----------------------------------------------------------------------------
     def _prepare(self, session: Session, day: date) -> None:
@@ -227,94 +244,55 @@ class Paymaster:
         by_province: dict[str, list[dict]] = defaultdict(list)
         for item in owed:
             by_province[item["province_code"]].append(item)
-        for province, items in sorted(by_province.items()):
-            items.sort(key=lambda i: (i["platform_code"], i["claim_id"], i["instalment"]))
-            for sequence, start in enumerate(range(0, len(items), MAX_BATCH_ITEMS), start=1):
-                chunk = items[start: start + MAX_BATCH_ITEMS]
+        batches = []
+        items = []
+        for province, owed_here in sorted(by_province.items()):
+            owed_here.sort(key=lambda i: (i["platform_code"], i["claim_id"], i["instalment"]))
+            for sequence, start in enumerate(range(0, len(owed_here), MAX_BATCH_ITEMS), start=1):
+                chunk = owed_here[start: start + MAX_BATCH_ITEMS]
                 batch_id = f"PO{day:%Y%m%d}{province}{sequence:03d}"
                 for number, item in enumerate(chunk, start=1):
                     item["batch_id"] = batch_id
                     item["end_to_end_id"] = f"{batch_id}{number:04d}"
                 csv_bytes, xml_bytes = self._render(batch_id, province, created_at, execution, chunk)
-                self._rendered[batch_id] = (csv_bytes, xml_bytes)
-                session.add(PayoutBatch(
-                    batch_id=batch_id, business_day=day, province_code=province, sequence=sequence,
-                    item_count=len(chunk), control_sum_fen=sum(i["amount_fen"] for i in chunk),
-                    requested_execution_date=execution, created_at=created_at,
-                    csv_sha256=sha256(csv_bytes), xml_sha256=sha256(xml_bytes),
-                ))
-                session.flush()
-                session.execute(insert(PayoutItem.metadata.tables["payout_item"]),
-                                [dict(item, business_day=day, returned_on=None) for item in chunk])
-                post_many(session, [
-                    {"day": day, "kind": "disburse", "reference": f"item:{item['end_to_end_id']}",
-                     "platform_code": item["platform_code"], "claim_id": item["claim_id"],
-                     "postings": [(f"benefits_payable:{province}", item["amount_fen"]),
-                                  (f"in_transit:{province}", -item["amount_fen"])]}
-                    for item in chunk
-                ])
+                digests = (sha256(csv_bytes), sha256(xml_bytes))
+                self._rendered[batch_id] = (csv_bytes, xml_bytes, *digests)
+                batches.append((batch_id, day, province, sequence, len(chunk), sum(i["amount_fen"] for i in chunk),
+                                execution, created_at, *digests))
+                items.extend(tuple(item[name] for name in _ITEM_FIELDS) + (day, None) for item in chunk)
+        tables = PayoutItem.metadata.tables
+        insert_rows(session, tables["payout_batch"], _BATCH_COLUMNS, batches)
+        insert_rows(session, tables["payout_item"], [*_ITEM_FIELDS, "business_day", "returned_on"], items)
+        post_disbursements(session, day)
 
     def _owed(self, session: Session, day: date) -> list[dict]:
-        """Per claim: its latest payable amount minus what live items already cover."""
-        latest: dict[tuple[str, str], Decision] = {}
-        for decision in session.execute(
-            select(Decision).where(Decision.payable_fen.is_not(None), Decision.business_day <= day)
-            .order_by(Decision.business_day, Decision.id)
-        ).scalars():
-            latest[(decision.platform_code, decision.claim_id)] = decision
-        covered = {(platform, claim): int(total) for platform, claim, total in session.execute(
-            select(PayoutItem.platform_code, PayoutItem.claim_id, func.sum(PayoutItem.amount_fen))
-            .where(PayoutItem.returned_on.is_(None)).group_by(PayoutItem.platform_code, PayoutItem.claim_id)
-        )}
-        instalments = {(platform, claim): int(last) for platform, claim, last in session.execute(
-            select(PayoutItem.platform_code, PayoutItem.claim_id, func.max(PayoutItem.instalment))
-            .group_by(PayoutItem.platform_code, PayoutItem.claim_id)
-        )}
-        returned: dict[tuple[str, str], list[PayoutItem]] = defaultdict(list)
-        for item in session.execute(select(PayoutItem).where(PayoutItem.returned_on.is_not(None))).scalars():
-            returned[(item.platform_code, item.claim_id)].append(item)
-        due_keys = [key for key, decision in latest.items() if int(decision.payable_fen or 0) > covered.get(key, 0)]
-        payees = self._payee_versions(session, due_keys, day)
-        provinces = self._provinces(session, {version.id for version in payees.values()})
+        """Per claim: its latest payable amount minus what live items already cover,
+        to the payee of the claim's current version (as of ``day``)."""
+        rows = session.execute(_OWED.bindparams(bindparam("day", day, type_=Date))).all()
+        returned: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+        if any(row[5] for row in rows):
+            for platform, claim_id, instalment, account_enc in session.execute(
+                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.payee_account_enc)
+                .where(PayoutItem.returned_on.is_not(None)).order_by(PayoutItem.id)
+            ):
+                returned[(platform, claim_id)].append((instalment, account_enc))
         owed = []
-        for key in sorted(due_keys):
-            platform, claim_id = key
-            decision = latest[key]
-            due = int(decision.payable_fen or 0) - covered.get(key, 0)
-            version = payees[key]
-            instalment = instalments.get(key, 0) + 1
-            if returned.get(key):
-                failed = returned[key][-1]
-                if self.cipher.decrypt(failed.payee_account_enc) == self.cipher.decrypt(version.payee_account_enc):
+        for (platform, claim_id, decision_id, due_fen, last_instalment, returned_items, version_id, province,
+             name_enc, account_enc, account_masked, bank_code) in rows:
+            instalment = int(last_instalment) + 1
+            if returned_items:
+                failed = returned[(platform, claim_id)]
+                if self.cipher.decrypt(failed[-1][1]) == self.cipher.decrypt(account_enc):
                     continue  # a failed payment is paid again only to an amended account
-                live = {i for (_p, _c, i) in self._live_instalments(session, key)}
-                instalment = min((i.instalment for i in returned[key] if i.instalment not in live), default=instalment)
+                live = {i for (_p, _c, i) in self._live_instalments(session, (platform, claim_id))}
+                instalment = min((i for i, _account in failed if i not in live), default=instalment)
             owed.append({
                 "platform_code": platform, "claim_id": claim_id, "instalment": instalment,
-                "decision_id": decision.id, "claim_version_id": version.id,
-                "province_code": provinces[version.id], "amount_fen": due,
-                "payee_name_enc": version.worker_name_enc, "payee_account_enc": version.payee_account_enc,
-                "payee_account_masked": version.payee_account_masked, "payee_bank_code": version.payee_bank_code,
+                "decision_id": int(decision_id), "claim_version_id": int(version_id), "province_code": province,
+                "amount_fen": int(due_fen), "payee_name_enc": name_enc, "payee_account_enc": account_enc,
+                "payee_account_masked": account_masked, "payee_bank_code": bank_code,
             })
         return owed
-
-    def _payee_versions(self, session: Session, keys: list[tuple[str, str]], day: date) -> dict[tuple[str, str], ClaimVersion]:
-        """The current version (as of ``day``) of each claim: its payee is the one to pay."""
-        found: dict[tuple[str, str], ClaimVersion] = {}
-        by_platform: dict[str, list[str]] = defaultdict(list)
-        for platform, claim_id in keys:
-            by_platform[platform].append(claim_id)
-        for platform, claim_ids in sorted(by_platform.items()):
-            claim_ids.sort()
-            for start in range(0, len(claim_ids), 5000):
-                for version in session.execute(
-                    select(ClaimVersion).where(ClaimVersion.platform_code == platform,
-                                               ClaimVersion.claim_id.in_(claim_ids[start: start + 5000]),
-                                               ClaimVersion.business_day <= day)
-                    .order_by(ClaimVersion.partition_date, ClaimVersion.file_name, ClaimVersion.line)
-                ).scalars():
-                    found[(platform, version.claim_id)] = version  # the last in contract order wins
-        return found
 
     @staticmethod
     def _live_instalments(session: Session, key: tuple[str, str]) -> list[tuple[str, str, int]]:
@@ -329,9 +307,10 @@ class Paymaster:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
+        decrypt = self.cipher.decrypt
         for item in items:
-            name = self.cipher.decrypt(item["payee_name_enc"])
-            account = self.cipher.decrypt(item["payee_account_enc"])
+            name = decrypt(item["payee_name_enc"])
+            account = decrypt(item["payee_account_enc"])
             remark = f"职业伤害保障 {item['claim_id']}"
             writer.writerow([batch_id, item["end_to_end_id"], item["claim_id"], item["platform_code"], province,
                              name, account, item["payee_bank_code"], item["amount_fen"], CURRENCY, remark])
@@ -344,10 +323,10 @@ class Paymaster:
 
     # -- files and release ------------------------------------------------------------------
     def _batch_files(self, session: Session, batch: PayoutBatch) -> tuple[bytes, bytes]:
-        items = session.execute(
-            select(PayoutItem).where(PayoutItem.batch_id == batch.batch_id).order_by(PayoutItem.end_to_end_id)
-        ).scalars().all()
-        rows = [{column.name: getattr(item, column.name) for column in PayoutItem.__table__.columns} for item in items]
+        rows = [dict(row._mapping) for row in session.execute(
+            select(*(PayoutItem.__table__.c[name] for name in _RENDER_FIELDS))
+            .where(PayoutItem.batch_id == batch.batch_id).order_by(PayoutItem.end_to_end_id)
+        )]
         return self._render(batch.batch_id, batch.province_code, batch.created_at, batch.requested_execution_date, rows)
 
     def _publish_files(self, day: date, result: PayDay) -> None:
@@ -356,18 +335,20 @@ class Paymaster:
                 select(PayoutBatch).where(PayoutBatch.business_day == day).order_by(PayoutBatch.batch_id)
             ).scalars():
                 cached = self._rendered.pop(batch.batch_id, None)
-                if cached is None or (sha256(cached[0]), sha256(cached[1])) != (batch.csv_sha256, batch.xml_sha256):
-                    cached = self._batch_files(session, batch)  # not ours (another run prepared it): from the ledger
-                csv_bytes, xml_bytes = cached
-                for suffix, data, recorded in (("csv", csv_bytes, batch.csv_sha256), ("xml", xml_bytes, batch.xml_sha256)):
-                    if sha256(data) != recorded:
+                if cached is None or cached[2:] != (batch.csv_sha256, batch.xml_sha256):
+                    csv_bytes, xml_bytes = self._batch_files(session, batch)  # not ours: from the ledger
+                    cached = (csv_bytes, xml_bytes, sha256(csv_bytes), sha256(xml_bytes))
+                csv_bytes, xml_bytes, csv_digest, xml_digest = cached
+                for suffix, data, digest, recorded in (("csv", csv_bytes, csv_digest, batch.csv_sha256),
+                                                       ("xml", xml_bytes, xml_digest, batch.xml_sha256)):
+                    if digest != recorded:
                         raise PublishedFileMismatch(f"{batch.batch_id}.{suffix}: the ledger renders other bytes")
-                    self._put_once(batch_key(batch, suffix), data, result)
+                    self._put_once(batch_key(batch, suffix), data, result, digest)
 
-    def _put_once(self, key: str, data: bytes, result: PayDay) -> None:
+    def _put_once(self, key: str, data: bytes, result: PayDay, digest: str | None = None) -> None:
         """Published files are verified, never rewritten."""
         if self.outbox.exists(key):
-            if sha256(self.outbox.read_bytes(key)) != sha256(data):
+            if sha256(self.outbox.read_bytes(key)) != (digest or sha256(data)):
                 raise PublishedFileMismatch(f"{key} differs from the ledger's record")
             result.files_verified += 1
             return
@@ -415,63 +396,56 @@ class Paymaster:
 
     def _write_reports(self, day: date) -> None:
         """For finance: what the bank answered, and the day by province and platform."""
+        groups: dict[tuple[str, str], dict] = {}
+
+        def group(province: str, platform: str) -> dict:
+            return groups.setdefault((province, platform), {
+                "province_code": province, "platform_code": platform, "items": 0,
+                "amount_fen": 0, "repaid_items": 0, "returned_items": 0, "returned_fen": 0, "settled_items": 0,
+                "settled_fen": 0})
+
+        by_group = (PayoutItem.province_code, PayoutItem.platform_code)
+        counted = (*by_group, func.count(), func.sum(PayoutItem.amount_fen))
         with Session(self.engine) as session:
             answers = session.execute(
                 select(BankReturn, BankReturnResult.result_code)
                 .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
                 .where(BankReturnResult.business_day == day).order_by(BankReturn.end_to_end_id, BankReturn.id)
             ).all()
-            items = session.execute(select(PayoutItem).where(PayoutItem.business_day == day)).scalars().all()
-            returned = session.execute(select(PayoutItem).where(PayoutItem.returned_on == day)).scalars().all()
-            settled: list[PayoutItem] = []
-            settle_refs = {ref for (ref,) in session.execute(
-                select(LedgerTransaction.reference).where(LedgerTransaction.kind == "settle",
-                                                          LedgerTransaction.business_day == day))}
-            if settle_refs:
-                settled = [item for item in session.execute(
-                    select(PayoutItem).where(PayoutItem.end_to_end_id.in_(sorted(r[5:] for r in settle_refs)))
-                ).scalars()]
+            for columns, condition, count_field, fen_field in (
+                (counted, PayoutItem.business_day == day, "items", "amount_fen"),
+                (counted, PayoutItem.returned_on == day, "returned_items", "returned_fen"),
+            ):
+                for province, platform, count, total in session.execute(
+                        select(*columns).where(condition).group_by(*by_group)):
+                    entry = group(province, platform)
+                    entry[count_field] += int(count)
+                    entry[fen_field] += int(total)
+            for province, platform, count, total in session.execute(
+                select(*counted).join(LedgerTransaction, (LedgerTransaction.kind == "settle")
+                                      & (LedgerTransaction.reference == literal("item:") + PayoutItem.end_to_end_id))
+                .where(LedgerTransaction.business_day == day).group_by(*by_group)
+            ):
+                entry = group(province, platform)
+                entry["settled_items"] += int(count)
+                entry["settled_fen"] += int(total)
+            # Items of the day that pay again an instalment returned before.
+            earlier = {(p, c, i) for p, c, i in session.execute(
+                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
+                .where(PayoutItem.business_day < day, PayoutItem.returned_on.is_not(None)))}
+            if earlier:
+                for province, platform, claim_id, instalment in session.execute(
+                    select(*by_group, PayoutItem.claim_id, PayoutItem.instalment).where(PayoutItem.business_day == day)
+                ):
+                    if (platform, claim_id, instalment) in earlier:
+                        group(province, platform)["repaid_items"] += 1
         prefix = f"reports/date={day.isoformat()}"
         self.outbox.write_bytes(f"{prefix}/bank_returns.csv", _csv_bytes(REPORT_RETURN_COLUMNS, [
             {"end_to_end_id": answer.end_to_end_id, "batch_id": answer.batch_id, "status": answer.status,
              "failure_code": answer.failure_code, "result_code": code} for answer, code in answers
         ]))
-        groups: dict[tuple[str, str], dict] = {}
-
-        def group(item: PayoutItem) -> dict:
-            return groups.setdefault((item.province_code, item.platform_code), {
-                "province_code": item.province_code, "platform_code": item.platform_code, "items": 0,
-                "amount_fen": 0, "repaid_items": 0, "returned_items": 0, "returned_fen": 0, "settled_items": 0,
-                "settled_fen": 0})
-
-        repeated = self._repeated_instalments(day)
-        for item in items:
-            entry = group(item)
-            entry["items"] += 1
-            entry["amount_fen"] += item.amount_fen
-            entry["repaid_items"] += int(item.end_to_end_id in repeated)
-        for item in returned:
-            entry = group(item)
-            entry["returned_items"] += 1
-            entry["returned_fen"] += item.amount_fen
-        for item in settled:
-            entry = group(item)
-            entry["settled_items"] += 1
-            entry["settled_fen"] += item.amount_fen
         self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
                                 _csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
-
-    def _repeated_instalments(self, day: date) -> set[str]:
-        """End-to-end ids of the day's items that pay again an instalment returned before."""
-        with Session(self.engine) as session:
-            earlier = {(p, c, i) for p, c, i in session.execute(
-                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
-                .where(PayoutItem.business_day < day, PayoutItem.returned_on.is_not(None)))}
-            if not earlier:
-                return set()
-            return {e2e for e2e, p, c, i in session.execute(
-                select(PayoutItem.end_to_end_id, PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
-                .where(PayoutItem.business_day == day)) if (p, c, i) in earlier}
 
     def _write_manifest(self, day: date, result: PayDay) -> bool:
         with Session(self.engine) as session:
