@@ -138,26 +138,27 @@ def post_approvals(session: Session, day: date) -> int:
     return int(found)
 
 
-def post_disbursements(session: Session, day: date) -> int:
-    """A 'disburse' transaction per payout item of ``day`` (all of them new: the
-    day's items are written once, with their batches): the amount moves from
-    payable to in transit. Returns how many were posted."""
+def post_disbursements(session: Session, day: date, staged: str) -> int:
+    """A 'disburse' transaction per new payout item of ``day``, read from the table
+    ``staged`` (seq, end_to_end_id, platform_code, claim_id, province_code,
+    amount_fen; posted in seq order): the amount moves from payable to in transit.
+    Returns how many were posted."""
     connection = session.connection()
-    day_param = bindparam("day", day, type_=Date)
-    posted = connection.execute(text("""
+    posted = connection.execute(text(f"""
         INSERT INTO ledger_transaction (business_day, kind, reference, platform_code, claim_id, created_at)
-        SELECT i.business_day, 'disburse', 'item:' || i.end_to_end_id, i.platform_code, i.claim_id, :created_at
-        FROM payout_item i WHERE i.business_day = :day ORDER BY i.id
-    """).bindparams(day_param, bindparam("created_at", datetime.now(UTC), type_=DateTime(timezone=True)))).rowcount
+        SELECT :day, 'disburse', 'item:' || i.end_to_end_id, i.platform_code, i.claim_id, :created_at
+        FROM {staged} i ORDER BY i.seq
+    """).bindparams(bindparam("day", day, type_=Date),
+                    bindparam("created_at", datetime.now(UTC), type_=DateTime(timezone=True)))).rowcount
     connection.execute(text(f"""
         INSERT INTO ledger_posting (transaction_id, account, amount_fen)
         SELECT t.id, s.prefix || i.province_code, s.sign * i.amount_fen
-        FROM payout_item i
+        FROM {staged} i
         JOIN ledger_transaction t ON t.kind = 'disburse' AND t.reference = 'item:' || i.end_to_end_id
         CROSS JOIN {_pair("benefits_payable", "in_transit")}
-        WHERE i.business_day = :day AND i.amount_fen <> 0
+        WHERE i.amount_fen <> 0
         ORDER BY t.id, s.side
-    """).bindparams(day_param))
+    """))
     return int(posted)
 
 

@@ -273,6 +273,9 @@ def render_pain001_etree(batch: PayoutBatch) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")
 
 
+_SPECIAL = re.compile("[&<>]")
+
+
 def _escape(text: str) -> str:
     """Text content escaped as ElementTree's serialiser escapes it."""
     if "&" in text:
@@ -336,24 +339,18 @@ def render_pain001(batch: PayoutBatch) -> bytes:
         f"      <ChrgBr>{_escape(CHARGE_BEARER)}</ChrgBr>\n",
     ]
     append = parts.append
+    special = _SPECIAL.search
     for item in items:
-        append(_TRANSACTION_HEAD)
-        append(_escape(item.end_to_end_id))
-        append(_TRANSACTION_AMOUNT)
-        append(yuan_text(item.amount_fen))
-        append(_AGENT_BEFORE)
-        append(_escape(item.payee_bank_code))
-        append(_AGENT_AFTER)
-        append(_TRANSACTION_NAME)
-        append(_escape(item.payee_name))
-        append(_TRANSACTION_ACCOUNT)
-        append(_escape(item.payee_account))
-        append(_TRANSACTION_ACCOUNT_END)
-        if item.remark:
-            append(_TRANSACTION_REMARK)
-            append(_escape(item.remark))
-            append(_TRANSACTION_REMARK_END)
-        append(_TRANSACTION_END)
+        fen = item.amount_fen  # checked: an int above zero
+        fields = (item.end_to_end_id, item.payee_bank_code, item.payee_name, item.payee_account, item.remark)
+        if special("".join(fields)):
+            fields = tuple(_escape(field) for field in fields)
+        end_to_end_id, bank_code, name, account, remark = fields
+        if remark:
+            remark = f"{_TRANSACTION_REMARK}{remark}{_TRANSACTION_REMARK_END}"
+        append(f"{_TRANSACTION_HEAD}{end_to_end_id}{_TRANSACTION_AMOUNT}{fen // 100}.{fen % 100:02d}{_AGENT_BEFORE}"
+               f"{bank_code}{_AGENT_AFTER}{_TRANSACTION_NAME}{name}{_TRANSACTION_ACCOUNT}{account}"
+               f"{_TRANSACTION_ACCOUNT_END}{remark}{_TRANSACTION_END}")
     parts.append("    </PmtInf>\n  </CstmrCdtTrfInitn>\n</Document>\n")
     return "".join(parts).encode("utf-8")
 

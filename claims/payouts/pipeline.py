@@ -18,11 +18,13 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 
-from sqlalchemy import Date, Engine, bindparam, func, literal, select, text
+from sqlalchemy import Column, Date, Engine, Integer, MetaData, Table, bindparam, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +54,16 @@ _BATCH_COLUMNS = ["batch_id", "business_day", "province_code", "sequence", "item
 _ITEM_FIELDS = ["end_to_end_id", "batch_id", "platform_code", "claim_id", "instalment", "decision_id",
                 "claim_version_id", "province_code", "amount_fen", "payee_name_enc", "payee_account_enc",
                 "payee_account_masked", "payee_bank_code"]
+#: The day's new items, staged before their batches exist (a batch needs its files'
+#: digests): the disbursements are posted from here while the files render.
+_STAGED_ITEMS = Table("payouts_staged_item", MetaData(), Column("seq", Integer, nullable=False),
+                      *(Column(column.name, column.type) for column in PayoutItem.__table__.columns
+                        if column.name != "id"),
+                      prefixes=["TEMPORARY"])
+_INSERT_STAGED_ITEMS = text(
+    f"INSERT INTO payout_item ({', '.join([*_ITEM_FIELDS, 'business_day'])}) "
+    f"SELECT {', '.join([*_ITEM_FIELDS, 'business_day'])} FROM {_STAGED_ITEMS.name} ORDER BY seq")
+_ITEM_ORDER = itemgetter("platform_code", "claim_id", "instalment")
 _RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "payee_name_enc", "payee_account_enc",
                   "payee_bank_code"]
 
@@ -244,26 +256,48 @@ class Paymaster:
         by_province: dict[str, list[dict]] = defaultdict(list)
         for item in owed:
             by_province[item["province_code"]].append(item)
-        batches = []
-        items = []
+        plan: list[tuple[str, str, int, list[dict]]] = []
         for province, owed_here in sorted(by_province.items()):
-            owed_here.sort(key=lambda i: (i["platform_code"], i["claim_id"], i["instalment"]))
+            owed_here.sort(key=_ITEM_ORDER)
             for sequence, start in enumerate(range(0, len(owed_here), MAX_BATCH_ITEMS), start=1):
                 chunk = owed_here[start: start + MAX_BATCH_ITEMS]
                 batch_id = f"PO{day:%Y%m%d}{province}{sequence:03d}"
                 for number, item in enumerate(chunk, start=1):
                     item["batch_id"] = batch_id
                     item["end_to_end_id"] = f"{batch_id}{number:04d}"
-                csv_bytes, xml_bytes = self._render(batch_id, province, created_at, execution, chunk)
+                plan.append((batch_id, province, sequence, chunk))
+        connection = session.connection()
+        staged = _STAGED_ITEMS.name
+        connection.execute(text(f"DROP TABLE IF EXISTS {staged}"))
+        _STAGED_ITEMS.create(connection)
+        item_row = itemgetter(*_ITEM_FIELDS)
+        insert_rows(session, _STAGED_ITEMS, ["seq", *_ITEM_FIELDS, "business_day"],
+                    [(seq, *item_row(item), day) for seq, item in enumerate(item for *_b, chunk in plan for item in chunk)])
+        # The files render in a thread while the database posts the disbursements and
+        # (SQLite: foreign keys checked at commit) writes the items: rendering is
+        # Python, the rest one SQL statement at a time, without the GIL.
+        items_first = connection.dialect.name == "sqlite"
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payouts-render")
+        try:
+            renders = [pool.submit(self._render, batch_id, province, created_at, execution, chunk)
+                       for batch_id, province, _sequence, chunk in plan]
+            post_disbursements(session, day, staged)
+            if items_first:
+                connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+                connection.execute(_INSERT_STAGED_ITEMS)
+            batches = []
+            for (batch_id, province, sequence, chunk), render in zip(plan, renders, strict=True):
+                csv_bytes, xml_bytes = render.result()
                 digests = (sha256(csv_bytes), sha256(xml_bytes))
                 self._rendered[batch_id] = (csv_bytes, xml_bytes, *digests)
-                batches.append((batch_id, day, province, sequence, len(chunk), sum(i["amount_fen"] for i in chunk),
+                batches.append((batch_id, day, province, sequence, len(chunk), sum(item["amount_fen"] for item in chunk),
                                 execution, created_at, *digests))
-                items.extend(tuple(item[name] for name in _ITEM_FIELDS) + (day, None) for item in chunk)
-        tables = PayoutItem.metadata.tables
-        insert_rows(session, tables["payout_batch"], _BATCH_COLUMNS, batches)
-        insert_rows(session, tables["payout_item"], [*_ITEM_FIELDS, "business_day", "returned_on"], items)
-        post_disbursements(session, day)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        insert_rows(session, PayoutBatch.__table__, _BATCH_COLUMNS, batches)
+        if not items_first:
+            connection.execute(_INSERT_STAGED_ITEMS)
+        connection.execute(text(f"DROP TABLE {staged}"))
 
     def _owed(self, session: Session, day: date) -> list[dict]:
         """Per claim: its latest payable amount minus what live items already cover,
@@ -304,18 +338,19 @@ class Paymaster:
     def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
                 items: list[dict]) -> tuple[bytes, bytes]:
         payments = []
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        rows: list[list] = [CSV_COLUMNS]
         decrypt = self.cipher.decrypt
+        payment = pain001.PaymentItem
         for item in items:
             name = decrypt(item["payee_name_enc"])
             account = decrypt(item["payee_account_enc"])
             remark = f"职业伤害保障 {item['claim_id']}"
-            writer.writerow([batch_id, item["end_to_end_id"], item["claim_id"], item["platform_code"], province,
-                             name, account, item["payee_bank_code"], item["amount_fen"], CURRENCY, remark])
-            payments.append(pain001.PaymentItem(item["end_to_end_id"], item["amount_fen"], name, account,
-                                                item["payee_bank_code"], remark))
+            rows.append([batch_id, item["end_to_end_id"], item["claim_id"], item["platform_code"], province,
+                         name, account, item["payee_bank_code"], item["amount_fen"], CURRENCY, remark])
+            payments.append(payment(item["end_to_end_id"], item["amount_fen"], name, account,
+                                    item["payee_bank_code"], remark))
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
         debtor = self.agencies[province]
         xml = pain001.render_pain001(pain001.PayoutBatch(
             batch_id, province, as_utc(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
