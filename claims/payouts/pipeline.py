@@ -279,7 +279,7 @@ class Paymaster:
         items_first = connection.dialect.name == "sqlite"
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payouts-render")
         try:
-            renders = [pool.submit(self._render, batch_id, province, created_at, execution, chunk)
+            renders = [pool.submit(self._render_with_digests, batch_id, province, created_at, execution, chunk)
                        for batch_id, province, _sequence, chunk in plan]
             post_disbursements(session, day, staged)
             if items_first:
@@ -287,8 +287,7 @@ class Paymaster:
                 connection.execute(_INSERT_STAGED_ITEMS)
             batches = []
             for (batch_id, province, sequence, chunk), render in zip(plan, renders, strict=True):
-                csv_bytes, xml_bytes = render.result()
-                digests = (sha256(csv_bytes), sha256(xml_bytes))
+                csv_bytes, xml_bytes, *digests = render.result()
                 self._rendered[batch_id] = (csv_bytes, xml_bytes, *digests)
                 batches.append((batch_id, day, province, sequence, len(chunk), sum(item["amount_fen"] for item in chunk),
                                 execution, created_at, *digests))
@@ -334,6 +333,10 @@ class Paymaster:
             select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
             .where(PayoutItem.platform_code == key[0], PayoutItem.claim_id == key[1], PayoutItem.returned_on.is_(None))
         )]
+
+    def _render_with_digests(self, *batch: object) -> tuple[bytes, bytes, str, str]:
+        csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]
+        return csv_bytes, xml_bytes, sha256(csv_bytes), sha256(xml_bytes)
 
     def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
                 items: list[dict]) -> tuple[bytes, bytes]:

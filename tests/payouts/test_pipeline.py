@@ -263,3 +263,31 @@ def test_rerunning_an_old_day_after_later_days_changes_none_of_its_outputs(env: 
     with Session(engine_for(load_settings().database_url)) as session:
         assert session.scalar(select(func.count()).select_from(PayoutItem)) == items
         assert session.scalar(select(func.count()).select_from(LedgerTransaction)) == transactions
+
+
+def test_the_ledger_has_one_balanced_approval_per_decision_and_one_disbursement_per_item(env: Path) -> None:
+    """Posted in bulk: one 'approve' per payable decision (posted once, however often
+    the day runs), one 'disburse' per item, each a debit and a credit of one amount
+    in that order, in the claim's paying province."""
+    from claims.ledger.models import Decision
+
+    land_claims(env, DAY, 5, province="460000")
+    run(DAY)
+    run(DAY)
+    run(DAY + timedelta(days=1))  # a later day: nothing new to approve or pay
+    with Session(engine_for(load_settings().database_url)) as session:
+        decisions = session.scalars(select(Decision.id).where(Decision.payable_fen.is_not(None))).all()
+        items = session.scalars(select(PayoutItem.end_to_end_id)).all()
+        transactions = session.execute(select(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.reference)
+                                       .order_by(LedgerTransaction.id)).all()
+        postings = session.execute(select(LedgerPosting.transaction_id, LedgerPosting.account, LedgerPosting.amount_fen)
+                                   .order_by(LedgerPosting.id)).all()
+    assert sorted(r for _i, k, r in transactions if k == "approve") == sorted(f"decision:{d}" for d in decisions)
+    assert sorted(r for _i, k, r in transactions if k == "disburse") == sorted(f"item:{e}" for e in items)
+    assert len(decisions) == len(items) == 5
+    expected = {"approve": ["benefit_expense:460000", "benefits_payable:460000"],
+                "disburse": ["benefits_payable:460000", "in_transit:460000"]}
+    for transaction_id, kind, _reference in transactions:
+        lines = [(account, fen) for tid, account, fen in postings if tid == transaction_id]
+        assert [account for account, _fen in lines] == expected[kind]
+        assert lines[0][1] == 45000 and lines[1][1] == -45000
