@@ -40,20 +40,40 @@ def _kinds(table: Table, columns: Sequence[str]) -> list[str]:
     return kinds
 
 
+def session_datetime_format(session: Session) -> str:
+    """An Arrow/strftime format giving a UTC datetime (naive) as ``insert_rows``
+    accepts it in text: SQLite's stored form, or ISO with an explicit UTC offset.
+    (Arrow's ``%S`` carries the fraction of a microsecond timestamp.)"""
+    return "%Y-%m-%d %H:%M:%S" if session.connection().dialect.name == "sqlite" else "%Y-%m-%d %H:%M:%S+00:00"
+
+
 def _utc_naive(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _sqlite_value(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):
+        return value  # None, or text already in the stored form
     if kind == "datetime":
         return _utc_naive(value).strftime(SQLITE_DATETIME)
     if kind == "date":
         return value.isoformat()
-    if kind == "bool":
-        return int(bool(value))
-    return value
+    return int(bool(value))
+
+
+def _sqlite_column(kind: str, values: tuple) -> Sequence[Any]:
+    """A column's values as SQLAlchemy's SQLite dialect stores them; each distinct
+    value is converted once (a day's dates and times repeat a lot)."""
+    if kind == "other":
+        return values
+    memo: dict[Any, Any] = {}
+    converted = []
+    for value in values:
+        try:
+            converted.append(memo[value])
+        except KeyError:
+            converted.append(memo.setdefault(value, _sqlite_value(kind, value)))
+    return converted
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -63,6 +83,8 @@ def _copy_text(kind: str, value: Any) -> str:
     """One value in PostgreSQL's COPY text format."""
     if value is None:
         return "\\N"
+    if isinstance(value, str) and kind in ("datetime", "date"):
+        return value  # already text (a datetime with its UTC offset)
     if kind == "datetime":
         stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return stamp.isoformat(sep=" ")
@@ -77,7 +99,8 @@ def _copy_text(kind: str, value: Any) -> str:
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert ``rows`` (tuples of ``columns``' values) into ``table`` in the
-    session's transaction; returns how many. Datetimes are UTC (naive = UTC)."""
+    session's transaction; returns how many. Datetimes are UTC (naive = UTC); a
+    date or datetime may also be given as text in ``session_datetime_format``."""
     rows = list(rows)
     if not rows:
         return 0
@@ -86,7 +109,8 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
     dialect = connection.dialect.name
     names = ", ".join(f'"{name}"' for name in columns)
     if dialect == "sqlite":
-        converted = [tuple(_sqlite_value(kind, value) for kind, value in zip(kinds, row, strict=True)) for row in rows]
+        converted = list(zip(*(_sqlite_column(kind, values)
+                               for kind, values in zip(kinds, zip(*rows, strict=True), strict=True)), strict=True))
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})',
@@ -120,23 +144,54 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
     UTC pandas timestamps, ``bools`` as Python bools (SQLite answers 0/1)."""
     result = session.execute(query, params or {})
     columns = list(result.keys())
-    frame = pd.DataFrame.from_records(result.fetchall(), columns=columns, coerce_float=False)
-    frame = frame.astype(object) if not frame.empty else pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    # a text() query has no result processing: the driver's tuples are the values
+    rows = result.cursor.fetchall() if getattr(result, "cursor", None) is not None else result.fetchall()
+    result.close()
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    frame = pd.DataFrame({name: _objects(column) for name, column in zip(columns, values, strict=True)})
     for name in dates:
         frame[name] = _as_dates(frame[name])
     for name in datetimes:
-        frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+        frame[name] = _as_datetimes(frame[name])
     for name in bools:
-        frame[name] = frame[name].map(lambda value: None if value is None or value != value else bool(value)).astype(object)
+        frame[name] = _as_bools(frame[name])
     return frame
+
+
+def _objects(values: tuple) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _as_datetimes(values: pd.Series) -> pd.Series:
+    """SQLAlchemy's SQLite text (naive UTC) or the driver's datetimes, as UTC."""
+    if values.empty:
+        return pd.Series(pd.to_datetime(values, utc=True), index=values.index)
+    present = values.dropna()
+    if len(present) and isinstance(present.iat[0], str):
+        try:
+            return pd.to_datetime(values, utc=True, format=SQLITE_DATETIME)
+        except ValueError:
+            pass  # written by something else than SQLAlchemy: any ISO 8601
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
+def _as_bools(values: pd.Series) -> pd.Series:
+    array = values.to_numpy(dtype=object)
+    missing = pd.isna(values).to_numpy()
+    if not missing.any():
+        return pd.Series(array.astype(bool).astype(object), index=values.index, dtype=object)
+    return pd.Series([None if gap else bool(value) for value, gap in zip(array, missing, strict=True)],
+                     index=values.index, dtype=object)
 
 
 def _as_dates(values: pd.Series) -> pd.Series:
     """ISO date strings (SQLite) or dates (PostgreSQL) as ``datetime.date`` objects."""
     if values.empty:
         return values.astype(object)
-    distinct = pd.unique(values.to_numpy(dtype=object))
-    mapping = {value: (None if value is None or value != value else value if isinstance(value, date) else date.fromisoformat(value))
-               for value in distinct}
-    return pd.Series(np.array([mapping[value] for value in values.to_numpy(dtype=object)], dtype=object),
-                     index=values.index, dtype=object)
+    array = values.to_numpy(dtype=object)
+    mapping = {value: (None if value is None or value != value else value if isinstance(value, date)
+                       else date.fromisoformat(value))
+               for value in set(array.tolist())}
+    return pd.Series(_objects(tuple(mapping[value] for value in array.tolist())), index=values.index, dtype=object)

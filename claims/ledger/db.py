@@ -23,6 +23,7 @@ def engine_for(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: a day's bulk inserts touch many index pages
             cursor.close()
 
         return engine

@@ -138,6 +138,7 @@ class ClaimVersion(Base):
             name="uq_claim_version_position",
         ),
         Index("ix_claim_version_claim", "platform_code", "claim_id"),
+        Index("ix_claim_version_order", "platform_code", "order_id", "claim_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -200,6 +201,7 @@ class Decision(Base):
     __table_args__ = (
         UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
         Index("ix_decision_claim", "platform_code", "claim_id"),
+        Index("ix_decision_confirm_by", "confirm_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
