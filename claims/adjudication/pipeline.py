@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, insert, select
+from sqlalchemy import Date, Engine, TextClause, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.adjudication.batch import decide
-from claims.adjudication.orders import link_claim_orders
+from claims.adjudication.orders import LakeSearch, plan_lake_search, read_lake, save_links
 from claims.adjudication.rules import (
     ClaimFacts,
     OrderFacts,
@@ -25,8 +27,9 @@ from claims.adjudication.rules import (
     RuleSet,
     find_duplicates,
 )
-from claims.calendar import as_utc
-from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult, PayoutItem
+from claims.calendar import SHANGHAI, as_utc
+from claims.ledger.bulk import insert_rows, read_frame
+from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
@@ -43,71 +46,82 @@ class DayAdjudication:
     calendar_estimated: int = 0
 
 
-def latest_decisions(session: Session, day: date, basis: str = RULES) -> dict[tuple[str, str], Any]:
-    ranked = (
-        select(
-            Decision.id,
-            func.row_number().over(
-                partition_by=(Decision.platform_code, Decision.claim_id),
-                order_by=(Decision.business_day.desc(), Decision.id.desc()),
-            ).label("rank"),
-        )
-        .where(Decision.business_day <= day, Decision.basis == basis)
-        .subquery()
-    )
-    table = Decision.metadata.tables["decision"]
-    rows = session.execute(select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))).all()
-    return {(row.platform_code, row.claim_id): row for row in rows}
+#: The claims a run decides by the rules: those with a version loaded by the run of
+#: the day, and those still pending (their order may have arrived since).
+RULES_WANTED = (
+    "SELECT platform_code, claim_id FROM claim_version WHERE business_day = :day "
+    "UNION SELECT platform_code, claim_id FROM decision "
+    "WHERE outcome = 'pending' AND basis = 'rules' AND business_day < :day"
+)
+#: The claims that the determinations loaded by the run of the day are about.
+DETERMINATIONS_WANTED = "SELECT DISTINCT platform_code, claim_id FROM determination WHERE business_day = :day"
+
+VERSION_COLUMNS = (
+    "id", "platform_code", "claim_id", "partition_date", "file_name", "line", "business_day", "order_id",
+    "worker_ref", "incident_at", "reported_at", "incident_province_code", "incident_city_code", "injury_type",
+    "treatment", "inpatient_days", "medical_cost_fen", "disability_assessment", "liability_disputed", "documents",
+)
+DECISION_INSERT_COLUMNS = [
+    "platform_code", "claim_id", "claim_version_id", "business_day", "basis", "outcome", "reason_codes", "rule_set",
+    "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated", "evaluation",
+    "decided_at",
+]
 
 
-def _frame(session: Session, table: Any, column: str, keys: set[tuple[str, str]], day: date,
-           columns: list[str] | None = None) -> pd.DataFrame:
-    """Every version loaded by runs up to ``day`` of the claims whose
-    (platform_code, ``column``) is in ``keys``, as a DataFrame (object columns:
-    rows are read one by one later, which Arrow-backed strings make slow)."""
-    selected = [table.c[name] for name in columns] if columns else list(table.columns)
-    by_platform: dict[str, list[str]] = {}
-    for platform, value in keys:
-        by_platform.setdefault(platform, []).append(value)
-    rows: list[Any] = []
-    for platform, values in sorted(by_platform.items()):
-        values = sorted(set(values))
-        for start in range(0, len(values), 5000):
-            rows.extend(session.execute(
-                select(*selected).where(table.c.platform_code == platform,
-                                        table.c[column].in_(values[start: start + 5000]), table.c.business_day <= day)
-            ).all())
-    return pd.DataFrame([tuple(row) for row in rows], columns=[c.name for c in selected], dtype=object)
+def _join_wanted(alias: str, wanted: str = RULES_WANTED) -> str:
+    return f"JOIN ({wanted}) w ON w.platform_code = {alias}.platform_code AND w.claim_id = {alias}.claim_id"
+
+
+def _query(sql: str) -> TextClause:
+    query = text(sql).bindparams(bindparam("day", type_=Date))
+    return query.bindparams(bindparam("horizon", type_=Date)) if ":horizon" in sql else query
+
+
+def _versions(session: Session, day: date, wanted: str) -> pd.DataFrame:
+    """Every version loaded by runs up to ``day`` of the wanted claims."""
+    return read_frame(
+        session, _query(f"SELECT {', '.join('v.' + name for name in VERSION_COLUMNS)} FROM claim_version v "
+                        f"{_join_wanted('v', wanted)} WHERE v.business_day <= :day"),
+        {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"],
+        bools=["disability_assessment", "liability_disputed"])
+
+
+def _latest(session: Session, day: date, wanted: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The latest decision by the rules (as of ``day``) of each wanted claim."""
+    latest = read_frame(session, _query(
+        "SELECT d.platform_code, d.claim_id, d.id, d.claim_version_id, d.business_day, d.outcome, d.rule_version, "
+        f"d.filed_on, d.confirm_by, d.calendar_estimated FROM decision d {_join_wanted('d', wanted)} "
+        "WHERE d.business_day <= :day AND d.basis = 'rules'"),
+        params or {"day": day}, dates=["business_day", "filed_on", "confirm_by"], bools=["calendar_estimated"])
+    if latest.empty:
+        return latest
+    ordinal = latest["business_day"].map(lambda d: d.toordinal())
+    latest = latest.assign(_day=ordinal.astype("int64"), _id=latest["id"].astype("int64"))
+    latest = latest.sort_values(["_day", "_id"]).drop_duplicates(["platform_code", "claim_id"], keep="last")
+    return latest.drop(columns=["_day", "_id"]).reset_index(drop=True)
 
 
 def _current(versions: pd.DataFrame) -> pd.DataFrame:
     """The current version of each claim (last in partition date, file name, line),
-    with the first version's filing date."""
+    with the first version's filing date (the earliest partition date)."""
     if versions.empty:
         return versions.assign(first_filed_on=pd.Series(dtype=object))
-    ordered = versions.sort_values(["platform_code", "claim_id", "partition_date", "file_name", "line"])
-    firsts = ordered.drop_duplicates(["platform_code", "claim_id"], keep="first")
-    first_of = dict(zip(zip(firsts["platform_code"], firsts["claim_id"], strict=True), firsts["partition_date"], strict=True))
-    current = ordered.drop_duplicates(["platform_code", "claim_id"], keep="last").reset_index(drop=True)
-    keys = zip(current["platform_code"], current["claim_id"], strict=True)
-    return current.assign(first_filed_on=[first_of[key] for key in keys])
+    ordinal = versions["partition_date"].map({d: d.toordinal() for d in set(versions["partition_date"])})
+    ordered = versions.assign(_day=ordinal.astype("int64"), _line=versions["line"].astype("int64")).sort_values(
+        ["platform_code", "claim_id", "_day", "file_name", "_line"], kind="stable")
+    first = ordered.groupby(["platform_code", "claim_id"], sort=False)["_day"].transform("min")
+    ordered = ordered.assign(first_filed_on=first.map({n: date.fromordinal(n) for n in set(first)}).astype(object))
+    current = ordered.drop_duplicates(["platform_code", "claim_id"], keep="last").drop(columns=["_day", "_line"])
+    return current.reset_index(drop=True)
 
 
-def _latest_decisions(session: Session, table: Any, keys: set[tuple[str, str]], day: date) -> dict[tuple[str, str], Any]:
-    by_platform: dict[str, list[str]] = {}
-    for platform, claim in keys:
-        by_platform.setdefault(platform, []).append(claim)
-    latest: dict[tuple[str, str], Any] = {}
-    for platform, claims in sorted(by_platform.items()):
-        claims = sorted(claims)
-        for start in range(0, len(claims), 5000):
-            for row in session.execute(
-                select(table).where(table.c.platform_code == platform, table.c.claim_id.in_(claims[start: start + 5000]),
-                                    table.c.business_day <= day, table.c.basis == RULES)
-                .order_by(table.c.business_day, table.c.id)
-            ):
-                latest[(row.platform_code, row.claim_id)] = row
-    return latest
+def _order_facts(known: pd.DataFrame) -> pd.DataFrame:
+    """Orders as ``batch.decide`` reads them."""
+    orders = known.rename(columns={"worker_ref": "order_worker_ref", "province_code": "order_province_code"})
+    orders["accepted_us"] = _micros(orders["accepted_at"])
+    orders["completed_us"] = _micros(orders["completed_at"])
+    return orders[["platform_code", "order_id", "order_worker_ref", "order_province_code", "accepted_us",
+                   "completed_us"]]
 
 
 def _micros(values: pd.Series) -> pd.Series:
@@ -179,8 +193,6 @@ class Adjudicator:
     def run(self, day: date) -> DayAdjudication:
         result = DayAdjudication(day)
         with Session(self.engine) as session, session.begin():
-            result.orders_linked = link_claim_orders(session, self.lake, day, self.policy.coverage_grace)
-        with Session(self.engine) as session, session.begin():
             self._decide_by_rules(session, day, result)
         with Session(self.engine) as session, session.begin():
             self._apply_determinations(session, day, result)
@@ -189,100 +201,123 @@ class Adjudicator:
     # -- the rules ---------------------------------------------------------------------------
     def _decide_by_rules(self, session: Session, day: date, result: DayAdjudication) -> None:
         """Decide, all at once, the claims with a version loaded by this day's run
-        and the claims still pending; the work is bounded by the day's claims."""
-        versions_table = ClaimVersion.metadata.tables["claim_version"]
-        decisions_table = Decision.metadata.tables["decision"]
-        new = session.execute(
-            select(versions_table.c.platform_code, versions_table.c.claim_id)
-            .where(versions_table.c.business_day == day).distinct()
-        ).all()
-        waiting = session.execute(
-            select(decisions_table.c.platform_code, decisions_table.c.claim_id)
-            .where(decisions_table.c.outcome == "pending", decisions_table.c.business_day < day,
-                   decisions_table.c.basis == RULES).distinct()
-        ).all()
-        keys = {(platform, claim) for platform, claim in [*new, *waiting]}
-        if not keys:
-            return
-        versions = _frame(session, versions_table, "claim_id", keys, day)
-        current = _current(versions)
-        latest = _latest_decisions(session, decisions_table, keys, day)
-        keep = []
-        for row in current.itertuples(index=False):
-            previous = latest.get((row.platform_code, row.claim_id))
-            if previous is not None and previous.business_day == day:
-                keep.append(False)  # the run of this day decided it already: a re-run changes nothing
-            else:
-                keep.append(previous is None or previous.claim_version_id != row.id or previous.outcome == "pending")
-        to_decide = current[np.array(keep, dtype=bool)].reset_index(drop=True)
-        after_payment = self._after_payment(session, to_decide)
-        to_decide = to_decide[[after_payment.get(key) != "payee_only" for key in
-                               zip(to_decide["platform_code"], to_decide["claim_id"], strict=True)]].reset_index(drop=True)
+        and the claims still pending; the work is bounded by the day's claims.
+        Every read is one set-based query over those claims (RULES_WANTED), never a
+        query per claim or a list of keys."""
+        search = self._plan_lake_search(session, day)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake") as pool:
+            # the lake is read (Arrow, mostly without the GIL) while the ledger answers the rest
+            reading = pool.submit(read_lake, self.lake, search)
+            current = _current(_versions(session, day, RULES_WANTED))
+            known = self._linked_orders(session, day)
+            to_decide, after_payment, duplicate_of = self._select(session, day, current)
+            found = reading.result()
+        result.orders_linked += save_links(session, found)
         if to_decide.empty:
             return
-        orders = self._orders_frame(session, to_decide)
+        orders = _order_facts(pd.concat([known, found[known.columns]], ignore_index=True) if not found.empty else known)
         frame = to_decide.merge(orders, on=["platform_code", "order_id"], how="left")
         frame["order_found"] = frame["order_worker_ref"].notna()
-        frame["duplicate_of"] = self._duplicates(session, versions_table, to_decide, day)
+        frame["duplicate_of"] = [duplicate_of.get(key) for key in
+                                 zip(frame["platform_code"], frame["claim_id"], strict=True)]
         frame["incident_us"] = _micros(frame["incident_at"])
         frame["reported_us"] = _micros(frame["reported_at"])
         frame["filed_on"] = frame["partition_date"]
-        decided = decide(frame, self.book, day, self.policy)
-        amended = np.array([after_payment.get(key) == "amended" for key in
-                            zip(frame["platform_code"], frame["claim_id"], strict=True)], dtype=bool)
-        if amended.any():  # after a payout, any change but the payee's goes to standard review
-            decided.loc[amended, "outcome"] = "standard_review"
-            decided.loc[amended, "reasons"] = "AMENDED_AFTER_PAYMENT"
-            decided.loc[amended, "amount_fen"] = pd.NA
-        decided_at = datetime.now(UTC)
+        decided_frame = decide(frame, self.book, day, self.policy)
+        if after_payment:  # after a payout, any change but the payee's goes to standard review
+            amended = np.array([after_payment.get(key) == "amended" for key in
+                                zip(frame["platform_code"], frame["claim_id"], strict=True)], dtype=bool)
+            decided_frame.loc[amended, "outcome"] = "standard_review"
+            decided_frame.loc[amended, "reasons"] = "AMENDED_AFTER_PAYMENT"
+            decided_frame.loc[amended, "amount_fen"] = pd.NA
+        self._record(session, day, frame, decided_frame, result)
+
+    def _select(self, session: Session, day: date, current: pd.DataFrame
+                ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        """The current versions to decide (new, changed or pending), what a payout
+        makes of them, and which of them duplicate an earlier claim."""
+        latest = _latest(session, day, RULES_WANTED)[["platform_code", "claim_id", "id", "claim_version_id",
+                                                       "business_day", "outcome"]]
+        merged = current.merge(latest.rename(columns={"id": "previous_id", "business_day": "previous_day",
+                                                      "claim_version_id": "previous_version", "outcome": "previous"}),
+                               on=["platform_code", "claim_id"], how="left")
+        decided = merged["previous_id"].notna().to_numpy()
+        decided_today = decided & (merged["previous_day"] == day).to_numpy()  # a re-run changes nothing
+        changed = merged["previous_version"].to_numpy(dtype=object) != merged["id"].to_numpy(dtype=object)
+        keep = ~decided_today & (~decided | changed | (merged["previous"] == "pending").to_numpy())
+        to_decide = current[keep].reset_index(drop=True)
+        after_payment = self._after_payment(session, day, to_decide)
+        if after_payment:
+            to_decide = to_decide[[after_payment.get(key) != "payee_only" for key in
+                                   zip(to_decide["platform_code"], to_decide["claim_id"], strict=True)]]
+            to_decide = to_decide.reset_index(drop=True)
+        duplicate_of = self._duplicates(session, day) if not to_decide.empty else {}
+        return to_decide, after_payment, duplicate_of
+
+    def _record(self, session: Session, day: date, frame: pd.DataFrame, verdicts: pd.DataFrame,
+                result: DayAdjudication) -> None:
+        """Insert the decisions, with deadlines and the evaluation note; deadlines and
+        notes are computed once per distinct (rule set, outcome, filing date)."""
+        outcomes = verdicts["outcome"].to_numpy(dtype=object)
+        rule_versions = verdicts["rule_version"].to_numpy(dtype=object)
+        first_filed = frame["first_filed_on"].to_numpy(dtype=object)
+        deadlines = {key: self._deadlines(self.book.get(key[0]), key[1], key[2])
+                     for key in set(zip(rule_versions, outcomes, first_filed, strict=True))}
         policy_note = {"coverage_grace_seconds": int(self.policy.coverage_grace.total_seconds()),
                        "pending_max_days": self.policy.pending_max_days}
-        rows = []
-        for claim, verdict in zip(frame.itertuples(index=False), decided.itertuples(index=False), strict=True):
-            rule_set = self.book.get(verdict.rule_version)
-            confirm_by, pay_by, estimated = self._deadlines(rule_set, verdict.outcome, claim.first_filed_on)
-            reasons = verdict.reasons + (";CALENDAR_ESTIMATED" if estimated and verdict.reasons else
-                                         "CALENDAR_ESTIMATED" if estimated else "")
-            note = dict(policy_note, duplicate_of=claim.duplicate_of,
-                        deadlines={"confirm_by": confirm_by.isoformat() if confirm_by else None,
-                                   "pay_by": pay_by.isoformat() if pay_by else None, "calendar_estimated": estimated})
-            rows.append({
-                "platform_code": claim.platform_code, "claim_id": claim.claim_id, "claim_version_id": int(claim.id),
-                "business_day": day, "basis": RULES, "outcome": verdict.outcome, "reason_codes": reasons,
-                "rule_set": verdict.rule_set, "rule_version": verdict.rule_version,
-                "payable_fen": None if pd.isna(verdict.amount_fen) else int(verdict.amount_fen),
-                "filed_on": claim.first_filed_on, "confirm_by": confirm_by, "pay_by": pay_by,
-                "calendar_estimated": estimated, "evaluation": json.dumps(note, sort_keys=True),
-                "decided_at": decided_at,
-            })
-            result.decided[verdict.outcome] = result.decided.get(verdict.outcome, 0) + 1
-            result.calendar_estimated += int(estimated)
-        session.execute(insert(decisions_table), rows)  # core: no ORM overhead per row
+        notes: dict[tuple, str] = {}
+        duplicate_of = frame["duplicate_of"].to_numpy(dtype=object)
+        reasons = verdicts["reasons"].to_numpy(dtype=object)
+        amounts = verdicts["amount_fen"].to_numpy(dtype=object)
+        rule_sets = verdicts["rule_set"].to_numpy(dtype=object)
+        keys = list(zip(rule_versions.tolist(), outcomes.tolist(), first_filed.tolist(), strict=True))
+        duplicates = [None if value is None or value != value else value for value in duplicate_of.tolist()]
+        for key, duplicate in set(zip(keys, duplicates, strict=True)):
+            confirm_by, pay_by, estimated = deadlines[key]
+            notes[(key, duplicate)] = json.dumps(dict(
+                policy_note, duplicate_of=duplicate,
+                deadlines={"confirm_by": confirm_by.isoformat() if confirm_by else None,
+                           "pay_by": pay_by.isoformat() if pay_by else None, "calendar_estimated": estimated},
+            ), sort_keys=True)
+        estimated = np.array([deadlines[key][2] for key in keys], dtype=bool)
+        reasons = np.where(estimated, np.where(reasons == "", "CALENDAR_ESTIMATED", reasons + ";CALENDAR_ESTIMATED"),
+                           reasons)
+        decided_at = datetime.now(UTC)
+        n = len(keys)
+        rows = zip(
+            frame["platform_code"].tolist(), frame["claim_id"].tolist(), [int(v) for v in frame["id"].tolist()],
+            [day] * n, [RULES] * n, outcomes.tolist(), reasons.tolist(), rule_sets.tolist(), rule_versions.tolist(),
+            [None if amount is None or amount is pd.NA else int(amount) for amount in amounts.tolist()],
+            first_filed.tolist(), [deadlines[key][0] for key in keys], [deadlines[key][1] for key in keys],
+            estimated.tolist(), [notes[pair] for pair in zip(keys, duplicates, strict=True)], [decided_at] * n,
+            strict=True)
+        result.calendar_estimated += int(estimated.sum())
+        for outcome, count in Counter(outcomes.tolist()).items():
+            result.decided[outcome] = result.decided.get(outcome, 0) + count
+        insert_rows(session, Decision.__table__, DECISION_INSERT_COLUMNS, rows)
 
-    def _after_payment(self, session: Session, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
+    def _after_payment(self, session: Session, day: date, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
         """For claims with a payout item: 'payee_only' when the new version changes
         only the payee (it acts by itself: a failed payment is paid again to it),
         'amended' when anything else changed (standard review)."""
-        items = PayoutItem.metadata.tables["payout_item"]
-        versions = ClaimVersion.metadata.tables["claim_version"]
-        keys = set(zip(claims["platform_code"], claims["claim_id"], strict=True))
-        paid: dict[tuple[str, str], int] = {}
-        for platform, group in claims.groupby("platform_code"):
-            claim_ids = sorted(set(group["claim_id"]))
-            for start in range(0, len(claim_ids), 5000):
-                for row in session.execute(
-                    select(items.c.platform_code, items.c.claim_id, items.c.claim_version_id)
-                    .where(items.c.platform_code == platform, items.c.claim_id.in_(claim_ids[start: start + 5000]))
-                    .order_by(items.c.id)
-                ):
-                    paid[(row.platform_code, row.claim_id)] = row.claim_version_id
-        if not paid:
+        if claims.empty:
             return {}
-        before = {row.id: row for row in session.execute(select(versions).where(versions.c.id.in_(sorted(set(paid.values())))))}
+        items = session.execute(_query(
+            f"SELECT i.platform_code, i.claim_id, i.claim_version_id FROM payout_item i "
+            f"{_join_wanted('i')} ORDER BY i.id"), {"day": day}).all()
+        if not items:
+            return {}
+        paid = {(platform, claim): version for platform, claim, version in items}
+        versions = ClaimVersion.metadata.tables["claim_version"]
+        ids = sorted(set(paid.values()))
+        before = {}
+        for start in range(0, len(ids), 5000):
+            before.update({row.id: row for row in session.execute(
+                select(versions).where(versions.c.id.in_(ids[start: start + 5000])))})
         result = {}
         for claim in claims.itertuples(index=False):
             key = (claim.platform_code, claim.claim_id)
-            if key not in paid or key not in keys:
+            if key not in paid:
                 continue
             old = before[paid[key]]
             same = all(_same(getattr(old, name), getattr(claim, name)) for name in CLAIM_FACT_COLUMNS)
@@ -304,37 +339,43 @@ class Adjudicator:
     def _working_days(self, start: date, count: int):  # type: ignore[no-untyped-def]
         return self.calendar.add_working_days(start, count)
 
-    def _orders_frame(self, session: Session, claims: pd.DataFrame) -> pd.DataFrame:
-        table = ClaimOrder.metadata.tables["claim_order"]
-        columns = ["platform_code", "order_id", "order_worker_ref", "order_province_code", "accepted_us", "completed_us"]
-        found: list[Any] = []
-        for platform, group in claims.groupby("platform_code"):
-            order_ids = sorted(set(group["order_id"]))
-            for start in range(0, len(order_ids), 5000):
-                found.extend(session.execute(
-                    select(table.c.platform_code, table.c.order_id, table.c.worker_ref, table.c.province_code,
-                           table.c.accepted_at, table.c.completed_at)
-                    .where(table.c.platform_code == platform, table.c.order_id.in_(order_ids[start: start + 5000]))
-                ).all())
-        orders = pd.DataFrame([tuple(row) for row in found], columns=["platform_code", "order_id", "order_worker_ref", "order_province_code",
-                                              "accepted_at", "completed_at"], dtype=object)
-        orders["accepted_us"] = _micros(orders["accepted_at"])
-        orders["completed_us"] = _micros(orders["completed_at"])
-        return orders[columns]
+    def _plan_lake_search(self, session: Session, day: date) -> LakeSearch:
+        """Where in the lake to look for the orders of the wanted claims that are not
+        linked yet (a light query: the search starts before the claims are read)."""
+        missing = read_frame(session, _query(
+            "SELECT DISTINCT v.platform_code, v.order_id, v.incident_at FROM claim_version v "
+            f"{_join_wanted('v')} LEFT JOIN claim_order o "
+            "ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
+            "WHERE v.business_day <= :day AND o.id IS NULL"), {"day": day}, datetimes=["incident_at"])
+        incident_day = missing["incident_at"].dt.tz_convert(SHANGHAI).dt.date
+        return plan_lake_search(session, day, missing.assign(incident_day=incident_day)[
+            ["platform_code", "order_id", "incident_day"]], self.policy.coverage_grace)
 
-    def _duplicates(self, session: Session, versions_table: Any, claims: pd.DataFrame, day: date) -> list[str | None]:
+    def _linked_orders(self, session: Session, day: date) -> pd.DataFrame:
+        """The orders of the wanted claims linked by earlier runs (``claim_order``)."""
+        return read_frame(session, _query(
+            "SELECT o.platform_code, o.order_id, o.worker_ref, o.province_code, o.accepted_at, o.completed_at "
+            "FROM claim_order o JOIN (SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v "
+            f"{_join_wanted('v')} WHERE v.business_day <= :day) k "
+            "ON k.platform_code = o.platform_code AND k.order_id = o.order_id"), {"day": day},
+            datetimes=["accepted_at", "completed_at"])
+
+    def _duplicates(self, session: Session, day: date) -> dict[tuple[str, str], str]:
         """Earlier claims of the same worker, order and incident (rules.find_duplicates
-        decides, over every claim filed for the orders concerned)."""
-        columns = ["id", "platform_code", "claim_id", "order_id", "worker_ref", "incident_at", "reported_at",
-                   "partition_date", "file_name", "line", "business_day"]
-        others = _frame(session, versions_table, "order_id",
-                        set(zip(claims["platform_code"], claims["order_id"], strict=True)), day, columns)
-        everyone = _current(others)
-        group = ["worker_ref", "platform_code", "order_id", "incident_at"]
-        sizes = everyone.groupby(group, dropna=False)["claim_id"].transform("size")
-        shared = everyone[sizes > 1]
-        duplicates = find_duplicates(_duplicate_facts(row) for row in shared.itertuples(index=False))
-        return [duplicates.get(key) for key in zip(claims["platform_code"], claims["claim_id"], strict=True)]
+        decides, over every claim filed for the orders that more than one claim names)."""
+        shared = read_frame(session, _query(
+            "SELECT v.id, v.platform_code, v.claim_id, v.order_id, v.worker_ref, v.incident_at, v.reported_at, "
+            "v.partition_date, v.file_name, v.line, v.business_day FROM claim_version v JOIN ("
+            "  SELECT c.platform_code, c.order_id FROM claim_version c JOIN ("
+            f"    SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v {_join_wanted('v')} "
+            "     WHERE v.business_day <= :day) k ON k.platform_code = c.platform_code AND k.order_id = c.order_id"
+            "  WHERE c.business_day <= :day GROUP BY c.platform_code, c.order_id HAVING COUNT(DISTINCT c.claim_id) > 1"
+            ") s ON s.platform_code = v.platform_code AND s.order_id = v.order_id WHERE v.business_day <= :day"),
+            {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"])
+        if shared.empty:
+            return {}
+        everyone = _current(shared)
+        return find_duplicates(_duplicate_facts(row) for row in everyone.itertuples(index=False))
 
     # -- standard review ------------------------------------------------------------------------
     def _apply_determinations(self, session: Session, day: date, result: DayAdjudication) -> None:
@@ -350,10 +391,10 @@ class Adjudicator:
         ).scalars().all()
         if not pending:
             return
-        keys = {(d.platform_code, d.claim_id) for d in pending}
-        current = _current(_frame(session, ClaimVersion.metadata.tables["claim_version"], "claim_id", keys, day))
+        current = _current(_versions(session, day, DETERMINATIONS_WANTED))
         versions = {(row.platform_code, row.claim_id): row for row in current.itertuples(index=False)}
-        latest = _latest_decisions(session, Decision.metadata.tables["decision"], keys, day)
+        latest = {(row.platform_code, row.claim_id): row
+                  for row in _latest(session, day, DETERMINATIONS_WANTED).itertuples(index=False)}
         applied_today: set[tuple[str, str]] = set()
         decided_at = datetime.now(UTC)
         for determination in pending:
@@ -397,13 +438,26 @@ class Adjudicator:
         return code, decision_id
 
 
+#: Claims that had a decision awaiting confirmation due by the horizon.
+DEADLINE_WANTED = (
+    "SELECT DISTINCT platform_code, claim_id FROM decision WHERE basis = 'rules' "
+    "AND outcome IN ('standard_review', 'pending') AND confirm_by <= :horizon AND business_day <= :day"
+)
+
+
 def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_working_days: int) -> list[dict]:
     """Claims awaiting confirmation whose deadline has passed or falls within the
-    warning window: for administrators."""
+    warning window: for administrators. Only claims with a decision due by the
+    horizon are read, not the whole history."""
     horizon = calendar.add_working_days(day, warning_working_days).date
-    settled = latest_decisions(session, day, DETERMINATION)
+    params = {"day": day, "horizon": horizon}
+    latest = _latest(session, day, DEADLINE_WANTED, params)
+    settled = {(platform, claim) for platform, claim in session.execute(_query(
+        f"SELECT DISTINCT d.platform_code, d.claim_id FROM decision d {_join_wanted('d', DEADLINE_WANTED)} "
+        "WHERE d.basis = 'determination' AND d.business_day <= :day"), params)}
     rows = []
-    for key, decision in sorted(latest_decisions(session, day).items()):
+    for decision in latest.itertuples(index=False):
+        key = (decision.platform_code, decision.claim_id)
         if decision.outcome not in ("standard_review", "pending") or decision.confirm_by is None or key in settled:
             continue
         if decision.confirm_by <= horizon:
@@ -413,4 +467,4 @@ def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_
                 "status": "overdue" if decision.confirm_by < day else "due_soon",
                 "calendar_estimated": str(decision.calendar_estimated).lower(),
             })
-    return rows
+    return sorted(rows, key=lambda row: (row["platform_code"], row["claim_id"]))

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Date, Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from claims.adjudication.pipeline import open_deadlines
 from claims.calendar import SHANGHAI, as_utc
-from claims.ledger.models import Decision, Determination, DeterminationResult
+from claims.ledger.models import Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
@@ -40,13 +41,21 @@ def _csv(columns: list[str], rows: list[dict]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _csv_rows(columns: list[str], rows: Iterable[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
 def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
                       warning_working_days: int) -> dict[str, int]:
     with Session(engine) as session:
-        decisions = session.execute(
-            select(Decision.claim_id, Decision.platform_code, Decision.outcome, Decision.reason_codes,
-                   Decision.rule_version, Decision.decided_at).where(Decision.business_day == day)
-            .order_by(Decision.platform_code, Decision.claim_id, Decision.basis.desc())
+        decisions = session.execute(  # the driver's values: decided_at is formatted once per distinct value
+            text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at FROM decision "
+                 "WHERE business_day = :day ORDER BY platform_code, claim_id, basis DESC")
+            .bindparams(bindparam("day", type_=Date)), {"day": day}
         ).all()
         results = session.execute(
             select(Determination, DeterminationResult)
@@ -56,11 +65,13 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
         ).all()
         deadlines = open_deadlines(session, day, calendar, warning_working_days)
     prefix = f"date={day.isoformat()}"
-    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", _csv(DECISION_COLUMNS, [
-        {"claim_id": d.claim_id, "platform_code": d.platform_code, "outcome": d.outcome,
-         "reason_codes": d.reason_codes, "rule_version": d.rule_version, "decided_at": local_time(d.decided_at)}
-        for d in decisions
-    ]))
+    times: dict[object, str] = {}
+    for *_, decided_at in decisions:
+        if decided_at not in times:
+            stamp = decided_at if isinstance(decided_at, datetime) else datetime.fromisoformat(decided_at)
+            times[decided_at] = local_time(stamp)
+    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", _csv_rows(
+        DECISION_COLUMNS, ((*decision[:5], times[decision[5]]) for decision in decisions)))
     outbox.write_bytes(f"decisions/{prefix}/determinations.csv", _csv(DETERMINATION_COLUMNS, [
         {"claim_id": det.claim_id, "platform_code": det.platform_code, "decision": det.decision,
          "decided_at": local_time(det.decided_at), "result_code": res.reason_code}
