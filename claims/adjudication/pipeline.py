@@ -4,9 +4,11 @@ every decision with its reasons, rule-set version, rule inputs and deadlines."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -68,13 +70,36 @@ DECISION_INSERT_COLUMNS = [
 ]
 
 
-def _join_wanted(alias: str, wanted: str = RULES_WANTED) -> str:
+#: The rules' wanted claims once materialised for the run (see ``_wanted_table``).
+WANTED_TABLE = "SELECT platform_code, claim_id FROM adjudication_wanted"
+
+
+@contextlib.contextmanager
+def _wanted_table(session: Session, day: date) -> Iterator[None]:
+    """RULES_WANTED as a temporary table for the run's transaction: the half-dozen
+    queries of a run join it instead of each computing the union again."""
+    postgres = session.connection().dialect.name == "postgresql"
+    session.execute(text(
+        "CREATE TEMPORARY TABLE adjudication_wanted (platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, "
+        "PRIMARY KEY (platform_code, claim_id))" + (" ON COMMIT DROP" if postgres else "")))
+    session.execute(_query(f"INSERT INTO adjudication_wanted (platform_code, claim_id) {RULES_WANTED}"), {"day": day})
+    if postgres:
+        session.execute(text("ANALYZE adjudication_wanted"))  # temporary tables are not analysed by autovacuum
+    yield
+    if not postgres:
+        session.execute(text("DROP TABLE adjudication_wanted"))
+
+
+def _join_wanted(alias: str, wanted: str = WANTED_TABLE) -> str:
     return f"JOIN ({wanted}) w ON w.platform_code = {alias}.platform_code AND w.claim_id = {alias}.claim_id"
 
 
 def _query(sql: str) -> TextClause:
-    query = text(sql).bindparams(bindparam("day", type_=Date))
-    return query.bindparams(bindparam("horizon", type_=Date)) if ":horizon" in sql else query
+    query = text(sql)
+    for name in ("day", "horizon"):
+        if f":{name}" in sql:
+            query = query.bindparams(bindparam(name, type_=Date))
+    return query
 
 
 def _versions(session: Session, day: date, wanted: str) -> pd.DataFrame:
@@ -204,11 +229,15 @@ class Adjudicator:
         and the claims still pending; the work is bounded by the day's claims.
         Every read is one set-based query over those claims (RULES_WANTED), never a
         query per claim or a list of keys."""
+        with _wanted_table(session, day):
+            self._decide_wanted(session, day, result)
+
+    def _decide_wanted(self, session: Session, day: date, result: DayAdjudication) -> None:
         search = self._plan_lake_search(session, day)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake") as pool:
             # the lake is read (Arrow, mostly without the GIL) while the ledger answers the rest
             reading = pool.submit(read_lake, self.lake, search)
-            current = _current(_versions(session, day, RULES_WANTED))
+            current = _current(_versions(session, day, WANTED_TABLE))
             known = self._linked_orders(session, day)
             to_decide, after_payment, duplicate_of = self._select(session, day, current)
             found = reading.result()
@@ -236,7 +265,7 @@ class Adjudicator:
                 ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str]]:
         """The current versions to decide (new, changed or pending), what a payout
         makes of them, and which of them duplicate an earlier claim."""
-        latest = _latest(session, day, RULES_WANTED)[["platform_code", "claim_id", "id", "claim_version_id",
+        latest = _latest(session, day, WANTED_TABLE)[["platform_code", "claim_id", "id", "claim_version_id",
                                                        "business_day", "outcome"]]
         merged = current.merge(latest.rename(columns={"id": "previous_id", "business_day": "previous_day",
                                                       "claim_version_id": "previous_version", "outcome": "previous"}),
