@@ -79,15 +79,21 @@ def _wanted_table(session: Session, day: date) -> Iterator[None]:
     """RULES_WANTED as a temporary table for the run's transaction: the half-dozen
     queries of a run join it instead of each computing the union again."""
     postgres = session.connection().dialect.name == "postgresql"
+    # (SQLite's driver runs DDL outside the transaction: a run that failed may have
+    # left the table on this pooled connection)
+    session.execute(text("DROP TABLE IF EXISTS adjudication_wanted"))
     session.execute(text(
         "CREATE TEMPORARY TABLE adjudication_wanted (platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, "
         "PRIMARY KEY (platform_code, claim_id))" + (" ON COMMIT DROP" if postgres else "")))
-    session.execute(_query(f"INSERT INTO adjudication_wanted (platform_code, claim_id) {RULES_WANTED}"), {"day": day})
-    if postgres:
-        session.execute(text("ANALYZE adjudication_wanted"))  # temporary tables are not analysed by autovacuum
-    yield
-    if not postgres:
-        session.execute(text("DROP TABLE adjudication_wanted"))
+    try:
+        session.execute(_query(f"INSERT INTO adjudication_wanted (platform_code, claim_id) {RULES_WANTED}"),
+                        {"day": day})
+        if postgres:
+            session.execute(text("ANALYZE adjudication_wanted"))  # autovacuum never analyses temporary tables
+        yield
+    finally:
+        if not postgres:
+            session.execute(text("DROP TABLE IF EXISTS adjudication_wanted"))
 
 
 def _join_wanted(alias: str, wanted: str = WANTED_TABLE) -> str:

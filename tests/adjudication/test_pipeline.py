@@ -159,3 +159,26 @@ def test_explain_shows_every_rule_and_masks_personal_data(env: Path) -> None:
     assert "FAIL DOCUMENTS_MISSING" in text and "beijing-small-injury@2025-01" in text
     assert "outcome standard_review" in text and "confirm by" in text
     assert f.WORKER not in text and f.ACCOUNT not in text and "张三" not in text and "张*" in text
+
+
+def test_a_run_that_failed_half_way_leaves_nothing_behind(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's temporary table and rows go with a failure: the next run (same
+    process, same pooled connection) decides the day in full, once."""
+    import claims.adjudication.pipeline as pipeline
+
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1"), f.order(order_id="O2")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C1", order_id="O1"),
+                                                          f.claim(claim_id="C2", order_id="O2")))
+    real = pipeline.decide
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the rules failed")
+
+    monkeypatch.setattr(pipeline, "decide", broken)
+    with pytest.raises(RuntimeError, match="the rules failed"):
+        run(DAY)
+    monkeypatch.setattr(pipeline, "decide", real)
+    summary = adjudicate_day(DAY)
+    assert summary["decided"] == {"fast_track": 2}
+    assert summary["orders_linked"] == 2  # the failed run's links were rolled back with it
+    assert set(decisions(env)) == {"C1", "C2"}
