@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from claims.ledger.bulk import insert_rows, session_datetime_format
+from claims.ledger.bulk import insert_columns, session_datetime_format
 from claims.ledger.models import ClaimOrder, LandingFile
 from claims.store import Store
 
@@ -138,4 +138,4 @@ def save_links(session: Session, found: pd.DataFrame) -> int:
             columns.append([int(value) for value in series])
         else:
             columns.append(series.tolist())
-    return insert_rows(session, ClaimOrder.__table__, LINK_COLUMNS, zip(*columns, strict=True))
+    return insert_columns(session, ClaimOrder.__table__, dict(zip(LINK_COLUMNS, columns, strict=True)))

@@ -30,7 +30,7 @@ from claims.adjudication.rules import (
     find_duplicates,
 )
 from claims.calendar import SHANGHAI, as_utc
-from claims.ledger.bulk import insert_rows, read_frame
+from claims.ledger.bulk import insert_columns, read_frame
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -319,17 +319,17 @@ class Adjudicator:
                            reasons)
         decided_at = datetime.now(UTC)
         n = len(keys)
-        rows = zip(
+        columns = dict(zip(DECISION_INSERT_COLUMNS, (
             frame["platform_code"].tolist(), frame["claim_id"].tolist(), [int(v) for v in frame["id"].tolist()],
             [day] * n, [RULES] * n, outcomes.tolist(), reasons.tolist(), rule_sets.tolist(), rule_versions.tolist(),
             [None if amount is None or amount is pd.NA else int(amount) for amount in amounts.tolist()],
             first_filed.tolist(), [deadlines[key][0] for key in keys], [deadlines[key][1] for key in keys],
             estimated.tolist(), [notes[pair] for pair in zip(keys, duplicates, strict=True)], [decided_at] * n,
-            strict=True)
+        ), strict=True))
         result.calendar_estimated += int(estimated.sum())
         for outcome, count in Counter(outcomes.tolist()).items():
             result.decided[outcome] = result.decided.get(outcome, 0) + count
-        insert_rows(session, Decision.__table__, DECISION_INSERT_COLUMNS, rows)
+        insert_columns(session, Decision.__table__, columns)
 
     def _after_payment(self, session: Session, day: date, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
         """For claims with a payout item: 'payee_only' when the new version changes

@@ -61,19 +61,13 @@ def _sqlite_value(kind: str, value: Any) -> Any:
     return int(bool(value))
 
 
-def _sqlite_column(kind: str, values: tuple) -> Sequence[Any]:
+def _sqlite_column(kind: str, values: Sequence[Any]) -> Sequence[Any]:
     """A column's values as SQLAlchemy's SQLite dialect stores them; each distinct
     value is converted once (a day's dates and times repeat a lot)."""
     if kind == "other":
         return values
-    memo: dict[Any, Any] = {}
-    converted = []
-    for value in values:
-        try:
-            converted.append(memo[value])
-        except KeyError:
-            converted.append(memo.setdefault(value, _sqlite_value(kind, value)))
-    return converted
+    memo = {value: _sqlite_value(kind, value) for value in set(values)}
+    return list(map(memo.__getitem__, values))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -97,30 +91,49 @@ def _copy_text(kind: str, value: Any) -> str:
     return str(value)
 
 
+def _copy_column(kind: str, values: Sequence[Any]) -> Sequence[str]:
+    if kind == "other":
+        return [_copy_text(kind, value) for value in values]
+    memo = {value: _copy_text(kind, value) for value in set(values)}
+    return list(map(memo.__getitem__, values))
+
+
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert ``rows`` (tuples of ``columns``' values) into ``table`` in the
-    session's transaction; returns how many. Datetimes are UTC (naive = UTC); a
-    date or datetime may also be given as text in ``session_datetime_format``."""
+    session's transaction; returns how many. See ``insert_columns``."""
     rows = list(rows)
     if not rows:
+        return 0
+    return insert_columns(session, table, dict(zip(columns, zip(*rows, strict=True), strict=True)))
+
+
+def insert_columns(session: Session, table: Table, data: dict[str, Sequence[Any]]) -> int:
+    """Insert rows given column by column (equal lengths) into ``table`` in the
+    session's transaction; returns how many. Datetimes are UTC (naive = UTC); a
+    date or datetime may also be given as text in ``session_datetime_format``."""
+    columns = list(data)
+    count = len(data[columns[0]]) if columns else 0
+    if any(len(values) != count for values in data.values()):
+        raise ValueError(f"{table.name}: columns of different lengths")
+    if not count:
         return 0
     kinds = _kinds(table, columns)
     connection = session.connection()
     dialect = connection.dialect.name
     names = ", ".join(f'"{name}"' for name in columns)
     if dialect == "sqlite":
-        converted = list(zip(*(_sqlite_column(kind, values)
-                               for kind, values in zip(kinds, zip(*rows, strict=True), strict=True)), strict=True))
+        converted = list(zip(*(_sqlite_column(kind, data[name]) for kind, name in zip(kinds, columns, strict=True)),
+                             strict=True))
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})',
                                converted)
         finally:
             cursor.close()
-        return len(rows)
+        return count
     if dialect == "postgresql" and connection.dialect.driver in ("psycopg", "psycopg2"):
-        text = "".join("\t".join(_copy_text(kind, value) for kind, value in zip(kinds, row, strict=True)) + "\n"
-                       for row in rows)
+        texts = [_copy_column(kind, data[name]) for kind, name in zip(kinds, columns, strict=True)]
+        text = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
         statement = f'COPY "{table.name}" ({names}) FROM STDIN'
         raw = connection.connection.driver_connection
         if connection.dialect.driver == "psycopg":
@@ -132,9 +145,9 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
                 cursor.copy_expert(statement, io.StringIO(text))
             finally:
                 cursor.close()
-        return len(rows)
-    session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-    return len(rows)
+        return count
+    session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in zip(*data.values(), strict=True)])
+    return count
 
 
 def read_frame(session: Session, query: TextClause, params: dict[str, Any] | None = None,
