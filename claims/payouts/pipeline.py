@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from operator import itemgetter
 from pathlib import Path
 
-from sqlalchemy import Column, Date, Engine, Integer, MetaData, Table, bindparam, func, literal, select, text
+from sqlalchemy import Column, Date, Engine, Integer, MetaData, Table, bindparam, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from claims.ledger.models import (
     PayoutRelease,
 )
 from claims.payouts import pain001
-from claims.payouts.ledger import post, post_approvals, post_disbursements
+from claims.payouts.ledger import post_approvals, post_disbursements, post_many
 from claims.privacy import Cipher
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -199,42 +199,58 @@ class Paymaster:
     def _apply_returns(self, session: Session, day: date) -> None:
         """Settled: the item is closed (in transit -> bank). Failed: reversed (in
         transit -> payable again) and the claim waits for an amended payee account.
-        Unknown or contradictory answers are reported with a reason, never ignored."""
+        Unknown or contradictory answers are reported with a reason, never ignored.
+
+        A day's answers come by the hundred thousand (one per item paid the day
+        before): they are read with their items in two queries, decided in order
+        (processed time, then line), and written in bulk."""
         returns = session.execute(
-            select(BankReturn)
+            select(BankReturn.id, BankReturn.end_to_end_id, BankReturn.batch_id, BankReturn.status)
             .outerjoin(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
             .where(BankReturn.business_day == day, BankReturnResult.bank_return_id.is_(None))
             .order_by(BankReturn.processed_at, BankReturn.id)
-        ).scalars().all()
+        ).all()
+        if not returns:
+            return
+        answered = (select(BankReturn.end_to_end_id)
+                    .where(BankReturn.business_day == day).distinct().scalar_subquery())
+        items = {row.end_to_end_id: row for row in session.execute(
+            select(PayoutItem.id, PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.returned_on,
+                   PayoutItem.province_code, PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.amount_fen)
+            .where(PayoutItem.end_to_end_id.in_(answered)))}
+        final = {reference[len("item:"):] for (reference,) in session.execute(
+            select(LedgerTransaction.reference).where(
+                LedgerTransaction.kind == "settle",
+                LedgerTransaction.reference.in_(select(literal("item:") + BankReturn.end_to_end_id)
+                                                .where(BankReturn.business_day == day).scalar_subquery())))}
+        final |= {e2e for e2e, item in items.items() if item.returned_on is not None}
+        results, transactions, reversed_items = [], [], []
         for answer in returns:
-            session.add(BankReturnResult(bank_return_id=answer.id, business_day=day,
-                                         result_code=self._apply_return(session, answer, day)))
-
-    def _apply_return(self, session: Session, answer: BankReturn, day: date) -> str:
-        item = session.execute(
-            select(PayoutItem).where(PayoutItem.end_to_end_id == answer.end_to_end_id)
-        ).scalar_one_or_none()
-        if item is None:
-            return "RETURN_UNKNOWN_ITEM"
-        if item.batch_id != answer.batch_id:
-            return "RETURN_BATCH_MISMATCH"
-        settled = session.execute(
-            select(LedgerTransaction.id).where(LedgerTransaction.kind == "settle",
-                                               LedgerTransaction.reference == f"item:{item.end_to_end_id}")
-        ).first()
-        if settled is not None or item.returned_on is not None:
-            return "RETURN_ALREADY_FINAL"
-        province = item.province_code
-        if answer.status == "settled":
-            post(session, day=day, kind="settle", reference=f"item:{item.end_to_end_id}",
-                 platform_code=item.platform_code, claim_id=item.claim_id,
-                 postings=[(f"in_transit:{province}", item.amount_fen), (f"bank:{province}", -item.amount_fen)])
-            return "RETURN_SETTLED"
-        post(session, day=day, kind="return", reference=f"item:{item.end_to_end_id}",
-             platform_code=item.platform_code, claim_id=item.claim_id,
-             postings=[(f"in_transit:{province}", item.amount_fen), (f"benefits_payable:{province}", -item.amount_fen)])
-        item.returned_on = day
-        return "RETURN_FAILED_REVERSED"
+            item = items.get(answer.end_to_end_id)
+            if item is None:
+                code = "RETURN_UNKNOWN_ITEM"
+            elif item.batch_id != answer.batch_id:
+                code = "RETURN_BATCH_MISMATCH"
+            elif item.end_to_end_id in final:
+                code = "RETURN_ALREADY_FINAL"
+            else:
+                final.add(item.end_to_end_id)
+                province, amount = item.province_code, item.amount_fen
+                settled = answer.status == "settled"
+                code = "RETURN_SETTLED" if settled else "RETURN_FAILED_REVERSED"
+                transactions.append({
+                    "day": day, "kind": "settle" if settled else "return", "reference": f"item:{item.end_to_end_id}",
+                    "platform_code": item.platform_code, "claim_id": item.claim_id,
+                    "postings": [(f"in_transit:{province}", amount),
+                                 (f"bank:{province}" if settled else f"benefits_payable:{province}", -amount)]})
+                if not settled:
+                    reversed_items.append(item.id)
+            results.append((answer.id, day, code))
+        post_many(session, transactions)
+        for start in range(0, len(reversed_items), 5000):
+            session.execute(update(PayoutItem.__table__).where(PayoutItem.id.in_(reversed_items[start: start + 5000]))
+                            .values(returned_on=day))
+        insert_rows(session, BankReturnResult.__table__, ["bank_return_id", "business_day", "result_code"], results)
 
     # -- money owed ------------------------------------------------------------------------
     def _approve(self, session: Session, day: date) -> None:

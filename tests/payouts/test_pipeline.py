@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -291,3 +292,51 @@ def test_the_ledger_has_one_balanced_approval_per_decision_and_one_disbursement_
         lines = [(account, fen) for tid, account, fen in postings if tid == transaction_id]
         assert [account for account, _fen in lines] == expected[kind]
         assert lines[0][1] == 45000 and lines[1][1] == -45000
+
+
+def test_a_full_day_of_bank_answers_is_applied_once_each(env: Path) -> None:
+    """The day after a payout the bank answers for every item: thousands of answers
+    in one file, applied in bulk, each once, in processed order; a contradictory
+    second answer for the same item and an answer naming another batch are
+    reported, not applied; a re-run applies nothing again."""
+    from claims.ingest.checks import BANK_RETURN_COLUMNS
+    from tests.ingest.test_pipeline import drop_feed
+
+    land_claims(env, DAY, 3100)
+    assert run(DAY)["items"] == 3100
+    with Session(engine_for(load_settings().database_url)) as session:
+        items = session.execute(select(PayoutItem.batch_id, PayoutItem.end_to_end_id).order_by(PayoutItem.id)).all()
+    assert len({batch for batch, _ in items}) == 2
+    next_day = DAY + timedelta(days=1)
+
+    def answer(batch: str, e2e: str, status: str, hour: int) -> dict[str, str]:
+        return {"batch_id": batch, "end_to_end_id": e2e, "status": status,
+                "failure_code": "AC04" if status == "failed" else "", "failure_reason": "",
+                "processed_at": f"{next_day}T{hour:02d}:00:00+08:00"}
+
+    failed = {e2e for _, e2e in items[::100]}  # 31 failures, the rest settled
+    answers = [answer(batch, e2e, "failed" if e2e in failed else "settled", 9) for batch, e2e in items]
+    first_batch, first_e2e = items[1]
+    answers.append(answer(first_batch, first_e2e, "failed", 10))  # after its settlement: contradicts it
+    answers.append(answer("PO20250901110000009", items[2][1], "failed", 8))  # names another batch
+    drop_feed(env, "bank_returns", next_day, "bank.csv", f.csv_text(answers, BANK_RETURN_COLUMNS).encode())
+    assert run(next_day)["items"] == 0  # nobody amended a failed account yet
+    report = list(csv.DictReader(io.StringIO(
+        (env / "outbox" / "reports" / f"date={next_day}" / "bank_returns.csv").read_text("utf-8"))))
+    codes = Counter(row["result_code"] for row in report)
+    assert codes == {"RETURN_SETTLED": 3100 - len(failed), "RETURN_FAILED_REVERSED": len(failed),
+                     "RETURN_ALREADY_FINAL": 1, "RETURN_BATCH_MISMATCH": 1}
+    total = 3100 * 45000
+    with Session(engine_for(load_settings().database_url)) as session:
+        money = balances(session)
+        returned = session.execute(select(func.count()).select_from(PayoutItem)
+                                   .where(PayoutItem.returned_on.is_not(None))).scalar_one()
+        settles = session.execute(select(func.count()).select_from(LedgerTransaction)
+                                  .where(LedgerTransaction.kind == "settle")).scalar_one()
+    assert (returned, settles) == (len(failed), 3100 - len(failed))
+    assert money["in_transit:110000"] == 0
+    assert money["bank:110000"] == -(total - len(failed) * 45000)
+    assert money["benefits_payable:110000"] == -len(failed) * 45000  # owed again, to an amended account
+    assert run(next_day)["items"] == 0
+    with Session(engine_for(load_settings().database_url)) as session:
+        assert balances(session) == money  # the re-run applied nothing twice
