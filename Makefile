@@ -26,6 +26,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/parse_dags.py
 	$(BIN)/python bench/ingest_orders.py
 	$(BIN)/python bench/adjudicate.py
+	$(BIN)/python bench/payouts.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check claims dags validations tests bench

@@ -19,16 +19,17 @@ COLUMNS = ["platform_code", "claim_id", "claim_version_id", "business_day", "bas
 AWKWARD = 'tab\there, "quoted", back\\slash, new\nline, 中文'
 
 
-@pytest.fixture(params=["ledger", "psycopg3"])
-def url(request: pytest.FixtureRequest, ledger_url: str) -> str:
-    if request.param == "psycopg3":
-        if not ledger_url.startswith("postgresql"):
-            pytest.skip("psycopg 3 is a PostgreSQL driver")
-        from claims.ledger.db import upgrade
+@pytest.fixture
+def psycopg3_url(postgres_server: str) -> str:
+    """The test database through psycopg 3 (COPY there is another code path)."""
+    from claims.ledger.db import upgrade
+    from tests.conftest import _reset_postgres
 
-        ledger_url = ledger_url.replace("postgresql+psycopg2://", "postgresql+psycopg://")
-        upgrade(ledger_url)
-    return ledger_url
+    _reset_postgres(postgres_server)
+    url = postgres_server.replace("postgresql+psycopg2://", "postgresql+psycopg://")
+    assert url.startswith("postgresql+psycopg://")
+    upgrade(url)
+    return url
 
 
 def _version(session: Session) -> int:
@@ -51,7 +52,15 @@ def _version(session: Session) -> int:
     return version.id
 
 
-def test_inserted_rows_read_back_through_the_orm_unchanged(url: str) -> None:
+def test_inserted_rows_read_back_through_the_orm_unchanged(ledger_url: str) -> None:
+    inserted_rows_read_back_unchanged(ledger_url)
+
+
+def test_inserted_rows_read_back_unchanged_through_psycopg3(psycopg3_url: str) -> None:
+    inserted_rows_read_back_unchanged(psycopg3_url)
+
+
+def inserted_rows_read_back_unchanged(url: str) -> None:
     engine = engine_for(url)
     decided_at = datetime(2025, 9, 1, 23, 59, 59, 999999, tzinfo=UTC)
     with Session(engine) as session, session.begin():
