@@ -18,6 +18,7 @@ Both run inside the caller's transaction (the session's connection).
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,6 +46,11 @@ def session_datetime_format(session: Session) -> str:
     accepts it in text: SQLite's stored form, or ISO with an explicit UTC offset.
     (Arrow's ``%S`` carries the fraction of a microsecond timestamp.)"""
     return "%Y-%m-%d %H:%M:%S" if session.connection().dialect.name == "sqlite" else "%Y-%m-%d %H:%M:%S+00:00"
+
+
+def _sqlite_max_parameters() -> int:
+    """SQLite's limit on parameters per statement (32766 since 3.32, 999 before)."""
+    return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 def _utc_naive(value: datetime) -> datetime:
@@ -124,10 +130,17 @@ def insert_columns(session: Session, table: Table, data: dict[str, Sequence[Any]
     if dialect == "sqlite":
         converted = list(zip(*(_sqlite_column(kind, data[name]) for kind, name in zip(kinds, columns, strict=True)),
                              strict=True))
+        # Many rows per statement (as many as SQLite takes parameters): a few
+        # statements, not one per row, so the GIL changes hands a few times only and
+        # the insert can run beside Python work in another thread.
+        per_statement = max(1, _sqlite_max_parameters() // len(columns))
+        row = f"({', '.join('?' * len(columns))})"
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})',
-                               converted)
+            for start in range(0, count, per_statement):
+                chunk = converted[start: start + per_statement]
+                cursor.execute(f'INSERT INTO "{table.name}" ({names}) VALUES {", ".join([row] * len(chunk))}',
+                               [value for values in chunk for value in values])
         finally:
             cursor.close()
         return count
