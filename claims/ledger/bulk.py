@@ -98,7 +98,16 @@ def _copy_text(kind: str, value: Any) -> str:
 
 
 def _copy_column(kind: str, values: Sequence[Any]) -> Sequence[str]:
+    """A column's values in COPY text format, by the column where it can be."""
     if kind == "other":
+        types = set(map(type, values))
+        if types == {str}:
+            joined = "".join(values)
+            if any(special in joined for special in "\\\t\n\r"):
+                return [value.translate(_COPY_ESCAPES) for value in values]
+            return values  # nothing to escape
+        if types == {int}:
+            return list(map(str, values))
         return [_copy_text(kind, value) for value in values]
     memo = {value: _copy_text(kind, value) for value in set(values)}
     return list(map(memo.__getitem__, values))
