@@ -29,6 +29,7 @@ from claims import reasons
 from claims.ingest import checks
 from claims.ingest.discovery import Discovery, LandingObject, discover
 from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, order_stats, to_lake_rows
+from claims.ledger.bulk import insert_dicts
 from claims.ledger.models import (
     BankReturn,
     ClaimVersion,
@@ -590,7 +591,7 @@ class Ingestor:
             session.add(delivery)
             session.flush()
             if outcome.rejections:
-                session.execute(insert(Rejection), [
+                insert_dicts(session, Rejection.__table__, [
                     {"delivery_id": delivery.id, "business_day": day, "feedback_key": feedback_key, "seq": seq,
                      "source_file": outcome.key, "line": item.line, "record_id": item.record_id,
                      "field": item.field, "reason_code": item.reason_code, "message": item.message}
@@ -599,10 +600,10 @@ class Ingestor:
             if order_stats:
                 session.execute(insert(OrderStats), [dict(stat, file_id=file_id) for stat in order_stats])
             if claim_versions:
-                session.execute(insert(ClaimVersion), [dict(version, file_id=file_id) for version in claim_versions])
+                insert_dicts(session, ClaimVersion.__table__, [dict(version, file_id=file_id) for version in claim_versions])
             if feed_rows and feed_rows[1]:
                 model, rows = feed_rows
-                session.execute(insert(model), [dict(row, file_id=file_id) for row in rows])
+                insert_dicts(session, model.__table__, [dict(row, file_id=file_id) for row in rows])
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import io
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,18 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
     if not rows:
         return 0
     return insert_columns(session, table, dict(zip(columns, zip(*rows, strict=True), strict=True)))
+
+
+def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows given as dicts that all have the same keys (the first row's)."""
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError(f"{table.name}: rows with different keys")
+    values = itemgetter(*columns)
+    return insert_rows(session, table, columns, map(values, rows)) if len(columns) > 1 else \
+        insert_columns(session, table, {columns[0]: [row[columns[0]] for row in rows]})
 
 
 def insert_columns(session: Session, table: Table, data: dict[str, Sequence[Any]]) -> int:
