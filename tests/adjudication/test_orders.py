@@ -1,0 +1,55 @@
+"""Finding claims' orders in a lake file: the same rows whichever way the file is
+read (a few row groups picked by their order-id range, or the whole file scanned),
+as a plain filter of the whole table gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from claims.adjudication.orders import ORDER_COLUMNS, _read_orders
+
+ROWS = 1000
+GROUP = 100  # ten row groups
+
+
+@pytest.fixture(scope="module")
+def lake_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    start = datetime(2025, 9, 1, tzinfo=UTC)
+    table = pa.table({
+        "order_id": [f"didi-20250901-{n:08d}" for n in range(ROWS)],
+        "worker_ref": [f"{n % 37:032x}" for n in range(ROWS)],
+        "province_code": ["110000"] * ROWS,
+        "city_code": ["110100"] * ROWS,
+        "industry": ["ride_hailing"] * ROWS,
+        "accepted_at": pa.array([start + timedelta(minutes=n) for n in range(ROWS)], pa.timestamp("us", tz="UTC")),
+        "completed_at": pa.array([start + timedelta(minutes=n + 30) for n in range(ROWS)], pa.timestamp("us", tz="UTC")),
+        "status": ["completed"] * ROWS,
+        "line": list(range(2, ROWS + 2)),
+    })
+    path = tmp_path_factory.mktemp("lake") / "orders.parquet"
+    pq.write_table(table, path, row_group_size=GROUP)
+    assert pq.ParquetFile(path).num_row_groups == ROWS // GROUP
+    return path
+
+
+def expected(path: Path, ids: list[str]) -> list[dict]:
+    table = pq.read_table(path, columns=ORDER_COLUMNS)
+    return table.filter(pc.is_in(table["order_id"], value_set=pa.array(ids))).to_pylist()
+
+
+@pytest.mark.parametrize("ids", [
+    [f"didi-20250901-{n:08d}" for n in (5, 7, 150)],  # two row groups of ten: read just those
+    [f"didi-20250901-{n:08d}" for n in range(0, ROWS, 50)],  # every row group: the whole file scanned
+    [f"didi-20250901-{n:08d}" for n in (99, 100)] + ["didi-20250901-99999999", "a-before-everything"],
+    ["didi-20250901-00000050x", "zzz"],  # inside a range but absent, and past every range
+], ids=["few-groups", "every-group", "group-edges-and-strays", "none-found"])
+def test_the_same_orders_whichever_way_the_file_is_read(lake_file: Path, ids: list[str]) -> None:
+    found = _read_orders(str(lake_file), sorted(ids))
+    assert found.column_names == ORDER_COLUMNS
+    assert sorted(found.to_pylist(), key=lambda row: row["order_id"]) == expected(lake_file, ids)
