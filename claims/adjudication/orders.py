@@ -19,6 +19,7 @@ import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -75,7 +76,7 @@ def plan_lake_search(session: Session, day: date, wanted: pd.DataFrame, grace: t
     return LakeSearch(tuple(
         (file_id, platform_code, lake_key, tuple(sorted(by_partition[(platform_code, partition_date)])))
         for file_id, platform_code, partition_date, lake_key in files
-        if by_partition.get((platform_code, partition_date))
+        if lake_key is not None and by_partition.get((platform_code, partition_date))
     ))
 
 
@@ -98,7 +99,7 @@ def read_lake(lake: Store, search: LakeSearch) -> pd.DataFrame:
     return found.drop_duplicates(["platform_code", "order_id"], keep="first").reset_index(drop=True)[LINK_COLUMNS]
 
 
-def _read_orders(path: str, ids: list[str]) -> pa.Table:
+def _read_orders(path: str | Path, ids: list[str]) -> pa.Table:
     """The rows of one lake file whose order id is in ``ids`` (sorted)."""
     handle = pq.ParquetFile(path)
     key_index = handle.schema_arrow.get_field_index("order_id")

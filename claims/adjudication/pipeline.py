@@ -314,8 +314,8 @@ class Adjudicator:
                 deadlines={"confirm_by": confirm_by.isoformat() if confirm_by else None,
                            "pay_by": pay_by.isoformat() if pay_by else None, "calendar_estimated": estimated},
             ), sort_keys=True)
-        estimated = np.array([deadlines[key][2] for key in keys], dtype=bool)
-        reasons = np.where(estimated, np.where(reasons == "", "CALENDAR_ESTIMATED", reasons + ";CALENDAR_ESTIMATED"),
+        flagged = np.array([deadlines[key][2] for key in keys], dtype=bool)
+        reasons = np.where(flagged, np.where(reasons == "", "CALENDAR_ESTIMATED", reasons + ";CALENDAR_ESTIMATED"),
                            reasons)
         decided_at = datetime.now(UTC)
         n = len(keys)
@@ -324,9 +324,9 @@ class Adjudicator:
             [day] * n, [RULES] * n, outcomes.tolist(), reasons.tolist(), rule_sets.tolist(), rule_versions.tolist(),
             [None if amount is None or amount is pd.NA else int(amount) for amount in amounts.tolist()],
             first_filed.tolist(), [deadlines[key][0] for key in keys], [deadlines[key][1] for key in keys],
-            estimated.tolist(), [notes[pair] for pair in zip(keys, duplicates, strict=True)], [decided_at] * n,
+            flagged.tolist(), [notes[pair] for pair in zip(keys, duplicates, strict=True)], [decided_at] * n,
         ), strict=True))
-        result.calendar_estimated += int(estimated.sum())
+        result.calendar_estimated += int(flagged.sum())
         for outcome, count in Counter(outcomes.tolist()).items():
             result.decided[outcome] = result.decided.get(outcome, 0) + count
         insert_columns(session, Decision.__table__, columns)

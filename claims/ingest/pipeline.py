@@ -603,7 +603,7 @@ class Ingestor:
                 insert_dicts(session, ClaimVersion.__table__, [dict(version, file_id=file_id) for version in claim_versions])
             if feed_rows and feed_rows[1]:
                 model, rows = feed_rows
-                insert_dicts(session, model.__table__, [dict(row, file_id=file_id) for row in rows])
+                insert_dicts(session, model.__table__, [dict(row, file_id=file_id) for row in rows])  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Date, DateTime, Table, TextClause, insert
+from sqlalchemy import Boolean, Date, DateTime, TextClause, insert
 from sqlalchemy.orm import Session
+
+#: A ``Table``, or a model's ``__table__`` (which SQLAlchemy types as a FromClause).
+TableLike = Any
 
 #: How SQLAlchemy's SQLite dialect stores DateTime and Date values (as text).
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _kinds(table: Table, columns: Sequence[str]) -> list[str]:
+def _kinds(table: TableLike, columns: Sequence[str]) -> list[str]:
     kinds = []
     for name in columns:
         kind = table.c[name].type
@@ -114,7 +117,7 @@ def _copy_column(kind: str, values: Sequence[Any]) -> Sequence[str]:
     return list(map(memo.__getitem__, values))
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def insert_rows(session: Session, table: TableLike, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert ``rows`` (tuples of ``columns``' values) into ``table`` in the
     session's transaction; returns how many. See ``insert_columns``."""
     rows = list(rows)
@@ -123,7 +126,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
     return insert_columns(session, table, dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
-def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+def insert_dicts(session: Session, table: TableLike, rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows given as dicts that all have the same keys (the first row's)."""
     if not rows:
         return 0
@@ -135,7 +138,7 @@ def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]])
         insert_columns(session, table, {columns[0]: [row[columns[0]] for row in rows]})
 
 
-def insert_columns(session: Session, table: Table, data: dict[str, Sequence[Any]]) -> int:
+def insert_columns(session: Session, table: TableLike, data: dict[str, Sequence[Any]]) -> int:
     """Insert rows given column by column (equal lengths) into ``table`` in the
     session's transaction; returns how many. Datetimes are UTC (naive = UTC); a
     date or datetime may also be given as text in ``session_datetime_format``."""
@@ -193,7 +196,8 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
     result = session.execute(query, params or {})
     columns = list(result.keys())
     # a text() query has no result processing: the driver's tuples are the values
-    rows = result.cursor.fetchall() if getattr(result, "cursor", None) is not None else result.fetchall()
+    cursor = getattr(result, "cursor", None)
+    rows = cursor.fetchall() if cursor is not None else result.fetchall()
     result.close()
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     frame = pd.DataFrame({name: _objects(column) for name, column in zip(columns, values, strict=True)})

@@ -380,10 +380,11 @@ def render_pain001(batch: PayoutBatch) -> bytes:
                                         item.remark) for item in items))) else _nothing_special
     for item in items:
         fen = item.amount_fen  # checked: an int above zero
-        fields = (item.end_to_end_id, item.payee_bank_code, item.payee_name, item.payee_account, item.remark)
-        if special("".join(fields)):
-            fields = tuple(_escape(field) for field in fields)
-        end_to_end_id, bank_code, name, account, remark = fields
+        end_to_end_id, bank_code, name, account, remark = (item.end_to_end_id, item.payee_bank_code, item.payee_name,
+                                                           item.payee_account, item.remark)
+        if special(end_to_end_id + bank_code + name + account + remark):
+            end_to_end_id, bank_code, name, account, remark = (_escape(end_to_end_id), _escape(bank_code),
+                                                               _escape(name), _escape(account), _escape(remark))
         if remark:
             remark = f"{_TRANSACTION_REMARK}{remark}{_TRANSACTION_REMARK_END}"
         append(f"{_TRANSACTION_HEAD}{end_to_end_id}{_TRANSACTION_AMOUNT}{fen // 100}.{fen % 100:02d}{_AGENT_BEFORE}"

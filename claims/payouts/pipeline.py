@@ -248,8 +248,8 @@ class Paymaster:
             results.append((answer.id, day, code))
         post_many(session, transactions)
         for start in range(0, len(reversed_items), 5000):
-            session.execute(update(PayoutItem.__table__).where(PayoutItem.id.in_(reversed_items[start: start + 5000]))
-                            .values(returned_on=day))
+            session.execute(update(PayoutItem).where(PayoutItem.id.in_(reversed_items[start: start + 5000]))
+                            .values(returned_on=day).execution_options(synchronize_session=False))
         insert_rows(session, BankReturnResult.__table__, ["bank_return_id", "business_day", "result_code"], results)
 
     # -- money owed ------------------------------------------------------------------------
@@ -310,10 +310,10 @@ class Paymaster:
                 connection.execute(_INSERT_STAGED_ITEMS)
             batches = []
             for (batch_id, province, sequence, chunk), render in zip(plan, renders, strict=True):
-                csv_bytes, xml_bytes, *digests = render.result()
-                self._rendered[batch_id] = (csv_bytes, xml_bytes, *digests)
+                csv_bytes, xml_bytes, csv_digest, xml_digest = render.result()
+                self._rendered[batch_id] = (csv_bytes, xml_bytes, csv_digest, xml_digest)
                 batches.append((batch_id, day, province, sequence, len(chunk), sum(item["amount_fen"] for item in chunk),
-                                execution, created_at, *digests))
+                                execution, created_at, csv_digest, xml_digest))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         insert_rows(session, PayoutBatch.__table__, _BATCH_COLUMNS, batches)
