@@ -10,7 +10,6 @@ a correction is a reversing transaction. Accounts, per paying province P:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Date, DateTime, bindparam, func, insert, select, text
@@ -21,29 +20,6 @@ from claims.ledger.models import LedgerPosting, LedgerTransaction
 
 class UnbalancedTransaction(ValueError):
     pass
-
-
-def post(session: Session, *, day: date, kind: str, reference: str, platform_code: str, claim_id: str,
-         postings: Iterable[tuple[str, int]], checked: bool = False) -> int | None:
-    """Record a transaction once (unique on kind and reference); returns its id, or
-    None when it was recorded before (a re-run posts nothing twice). ``checked``:
-    the caller already knows it is new (the unique key still guards)."""
-    lines = [(account, int(amount)) for account, amount in postings if amount]
-    if sum(amount for _account, amount in lines) != 0:
-        raise UnbalancedTransaction(f"{kind} {reference}: postings sum to {sum(a for _x, a in lines)} fen, not 0")
-    if not checked and session.execute(
-        select(LedgerTransaction.id).where(LedgerTransaction.kind == kind, LedgerTransaction.reference == reference)
-    ).first() is not None:
-        return None
-    transaction_id = session.execute(
-        insert(LedgerTransaction).returning(LedgerTransaction.id),
-        [{"business_day": day, "kind": kind, "reference": reference, "platform_code": platform_code,
-          "claim_id": claim_id, "created_at": datetime.now(UTC)}],
-    ).scalar_one()
-    session.execute(insert(LedgerPosting), [
-        {"transaction_id": transaction_id, "account": account, "amount_fen": amount} for account, amount in lines
-    ])
-    return int(transaction_id)
 
 
 def post_many(session: Session, transactions: list[dict]) -> None:
