@@ -10,9 +10,6 @@ re-run renders the same bytes):
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Date, Engine, bindparam, select, text
@@ -20,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from claims.adjudication.pipeline import open_deadlines
 from claims.calendar import SHANGHAI, as_utc
+from claims.csvtext import csv_bytes, dict_csv_bytes
 from claims.ledger.models import Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -31,22 +29,6 @@ DEADLINE_COLUMNS = ["claim_id", "platform_code", "outcome", "filed_on", "confirm
 
 def local_time(instant: datetime) -> str:
     return as_utc(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
-
-
-def _csv(columns: list[str], rows: list[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def _csv_rows(columns: list[str], rows: Iterable[Sequence[object]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
@@ -70,12 +52,12 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
         if decided_at not in times:
             stamp = decided_at if isinstance(decided_at, datetime) else datetime.fromisoformat(decided_at)
             times[decided_at] = local_time(stamp)
-    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", _csv_rows(
+    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", csv_bytes(
         DECISION_COLUMNS, ((*decision[:5], times[decision[5]]) for decision in decisions)))
-    outbox.write_bytes(f"decisions/{prefix}/determinations.csv", _csv(DETERMINATION_COLUMNS, [
+    outbox.write_bytes(f"decisions/{prefix}/determinations.csv", dict_csv_bytes(DETERMINATION_COLUMNS, [
         {"claim_id": det.claim_id, "platform_code": det.platform_code, "decision": det.decision,
          "decided_at": local_time(det.decided_at), "result_code": res.reason_code}
         for det, res in results
     ]))
-    outbox.write_bytes(f"reports/{prefix}/deadlines.csv", _csv(DEADLINE_COLUMNS, deadlines))
+    outbox.write_bytes(f"reports/{prefix}/deadlines.csv", dict_csv_bytes(DEADLINE_COLUMNS, deadlines))
     return {"decisions": len(decisions), "determinations": len(results), "deadlines": len(deadlines)}

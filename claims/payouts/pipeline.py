@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from claims.calendar import SHANGHAI, as_utc
+from claims.csvtext import dict_csv_bytes
 from claims.ledger.bulk import insert_rows
 from claims.ledger.models import (
     BankReturn,
@@ -501,12 +502,12 @@ class Paymaster:
                     if (platform, claim_id, instalment) in earlier:
                         group(province, platform)["repaid_items"] += 1
         prefix = f"reports/date={day.isoformat()}"
-        self.outbox.write_bytes(f"{prefix}/bank_returns.csv", _csv_bytes(REPORT_RETURN_COLUMNS, [
+        self.outbox.write_bytes(f"{prefix}/bank_returns.csv", dict_csv_bytes(REPORT_RETURN_COLUMNS, [
             {"end_to_end_id": answer.end_to_end_id, "batch_id": answer.batch_id, "status": answer.status,
              "failure_code": answer.failure_code, "result_code": code} for answer, code in answers
         ]))
         self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
-                                _csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
+                                dict_csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
 
     def _write_manifest(self, day: date, result: PayDay) -> bool:
         with Session(self.engine) as session:
@@ -523,14 +524,6 @@ class Paymaster:
 REPORT_RETURN_COLUMNS = ["end_to_end_id", "batch_id", "status", "failure_code", "result_code"]
 SUMMARY_COLUMNS = ["province_code", "platform_code", "items", "amount_fen", "repaid_items", "returned_items",
                    "returned_fen", "settled_items", "settled_fen"]
-
-
-def _csv_bytes(columns: list[str], rows: list[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def batch_key(batch: PayoutBatch, suffix: str) -> str:
