@@ -21,15 +21,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from _measure import peak_mb  # bench/ is on the path: these run as scripts
+
 DAY = date(2025, 9, 1)
 PLATFORM = "meituan"
-
-
-def _peak_mb() -> float:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _measure import peak_mb
-
-    return peak_mb()
 
 
 def _configure(workdir: Path) -> None:
@@ -62,7 +57,7 @@ def phase(name: str, workdir: Path) -> dict:
 
         summary = ingest_source(name, DAY)
         rows = summary["rows_in"]
-    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_mb": _peak_mb(), "summary": summary}
+    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_mb": peak_mb(), "summary": summary}
 
 
 def run_phase(name: str, workdir: Path) -> dict:

@@ -22,15 +22,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from _measure import peak_mb  # bench/ is on the path: these run as scripts
+
 DAY = date(2025, 9, 1)
 PLATFORM = "meituan"
-
-
-def _peak_mb() -> float:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _measure import peak_mb
-
-    return peak_mb()
 
 
 def phase_read(path: Path) -> dict:
@@ -39,7 +34,7 @@ def phase_read(path: Path) -> dict:
     start = time.perf_counter()
     table = pacsv.read_csv(path)
     elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "rows": table.num_rows, "peak_mb": _peak_mb()}
+    return {"seconds": elapsed, "rows": table.num_rows, "peak_mb": peak_mb()}
 
 
 def phase_ingest(workdir: Path) -> dict:
@@ -56,7 +51,7 @@ def phase_ingest(workdir: Path) -> dict:
     summary = ingest_source("orders", DAY)
     elapsed = time.perf_counter() - start
     return {"seconds": elapsed, "rows": summary["rows_in"], "loaded": summary["rows_loaded"],
-            "rejected": summary["rows_rejected"], "peak_mb": _peak_mb()}
+            "rejected": summary["rows_rejected"], "peak_mb": peak_mb()}
 
 
 def run_phase(name: str, argument: Path, env: dict | None = None) -> dict:
