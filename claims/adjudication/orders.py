@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from claims.ingest.orders import LAKE_SCHEMA
 from claims.ledger.bulk import insert_columns, session_datetime_format
 from claims.ledger.models import ClaimOrder, LandingFile
 from claims.store import Store
@@ -101,7 +102,7 @@ def read_lake(lake: Store, search: LakeSearch) -> pd.DataFrame:
 
 def _read_orders(path: str | Path, ids: list[str]) -> pa.Table:
     """The rows of one lake file whose order id is in ``ids`` (sorted)."""
-    handle = pq.ParquetFile(path)
+    handle = pq.ParquetFile(path, read_dictionary=DICTIONARY_COLUMNS)
     key_index = handle.schema_arrow.get_field_index("order_id")
     groups = []
     for group in range(handle.num_row_groups):
@@ -111,17 +112,25 @@ def _read_orders(path: str | Path, ids: list[str]) -> pa.Table:
             if first == len(ids) or ids[first] > statistics.max:
                 continue  # no wanted id in this row group's range
         groups.append(group)
-    empty = pa.table({name: pa.array([], handle.schema_arrow.field(name).type) for name in ORDER_COLUMNS})
+    empty = pa.table({name: pa.array([], LAKE_SCHEMA.field(name).type) for name in ORDER_COLUMNS})
     if not groups:
         return empty
     value_set = pa.array(ids, pa.string())
     if len(groups) < handle.num_row_groups // 2:  # few candidate row groups (few claims): read just those
         table = handle.read_row_groups(groups, columns=ORDER_COLUMNS)
-        return table.filter(pc.is_in(table["order_id"], value_set=value_set))
+        return table.filter(pc.is_in(table["order_id"], value_set=value_set)).cast(empty.schema)
     # claims everywhere in the file: Arrow's scanner filters batch by batch (measured
-    # faster here than reading whole columns first, which allocates the file at once)
-    return ds.dataset(path, format="parquet").to_table(columns=ORDER_COLUMNS,
-                                                       filter=ds.field("order_id").isin(value_set))
+    # faster here than reading whole columns first, which allocates the file at once).
+    # The low-cardinality columns are read as their dictionaries and only the rows
+    # kept are decoded to text: decoding them for every order cost half the search.
+    scanned = ds.dataset(path, format=_DICTIONARY_FORMAT).to_table(columns=ORDER_COLUMNS,
+                                                                  filter=ds.field("order_id").isin(value_set))
+    return scanned.cast(empty.schema)
+
+
+#: Columns with few distinct values (codes, statuses), read as Parquet dictionaries.
+DICTIONARY_COLUMNS = ["province_code", "city_code", "industry", "status"]
+_DICTIONARY_FORMAT = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=DICTIONARY_COLUMNS))
 
 
 def save_links(session: Session, found: pd.DataFrame) -> int:
