@@ -17,14 +17,28 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from pathlib import Path
 
-from sqlalchemy import Column, Date, Engine, Integer, MetaData, Table, bindparam, func, literal, select, text, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,17 +78,28 @@ _STAGED_ITEMS = Table("payouts_staged_item", MetaData(), Column("seq", Integer, 
 _INSERT_STAGED_ITEMS = text(
     f"INSERT INTO payout_item ({', '.join([*_ITEM_FIELDS, 'business_day'])}) "
     f"SELECT {', '.join([*_ITEM_FIELDS, 'business_day'])} FROM {_STAGED_ITEMS.name} ORDER BY seq")
-_ITEM_ORDER = itemgetter("platform_code", "claim_id", "instalment")
 _RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "payee_name_enc", "payee_account_enc",
                   "payee_bank_code"]
+#: What the day owes, per claim, before it is numbered into batches.
+_OWED_TABLE = "payouts_owed"
+_OWED_COLUMNS = ["platform_code", "claim_id", "decision_id", "amount_fen", "instalment", "returned_items",
+                 "claim_version_id", "province_code", "payee_name_enc", "payee_account_enc", "payee_account_masked",
+                 "payee_bank_code"]
+_CREATE_OWED_TABLE = (
+    f"CREATE TEMPORARY TABLE {_OWED_TABLE} (platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, "
+    "decision_id BIGINT NOT NULL, amount_fen BIGINT NOT NULL, instalment INTEGER NOT NULL, "
+    "returned_items INTEGER NOT NULL, claim_version_id BIGINT NOT NULL, province_code VARCHAR(6) NOT NULL, "
+    "payee_name_enc TEXT NOT NULL, payee_account_enc TEXT NOT NULL, payee_account_masked VARCHAR(32) NOT NULL, "
+    "payee_bank_code VARCHAR(12) NOT NULL)")
 
 #: What each claim is owed on a day, in one query: its latest payable decision (by
 #: business day, then id) minus what its live items cover, where that is more than
 #: zero; to the payee of its current version as of the day (the last in contract
 #: order: partition date, file name, line), in the province where the version's
 #: order was accepted (the incident's province when the order is unknown). The
-#: columns' order is the one ``Paymaster._owed`` unpacks.
-_OWED = text("""
+#: rows go to the temporary table _OWED_TABLE, with the next instalment of each claim.
+_OWED_INTO_TABLE = text(f"""
+INSERT INTO {_OWED_TABLE} ({', '.join(_OWED_COLUMNS)})
 WITH latest AS (
     SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
            ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
@@ -105,13 +130,47 @@ payee AS (
         LIMIT 1) AS claim_version_id
     FROM due
 )
-SELECT payee.platform_code, payee.claim_id, payee.decision_id, payee.due_fen, payee.last_instalment,
-       payee.returned_items, v.id, COALESCE(NULLIF(o.province_code, ''), v.incident_province_code) AS province_code,
+SELECT payee.platform_code, payee.claim_id, payee.decision_id, payee.due_fen, payee.last_instalment + 1,
+       payee.returned_items, payee.claim_version_id,
+       COALESCE(NULLIF(o.province_code, ''), v.incident_province_code) AS province_code,
        v.worker_name_enc, v.payee_account_enc, v.payee_account_masked, v.payee_bank_code
 FROM payee
 JOIN claim_version v ON v.id = payee.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
-""")
+""").bindparams(bindparam("day", type_=Date))
+
+
+def _fetch_all(connection: Connection, sql: str) -> list[tuple]:
+    """A plain query's rows as the driver's tuples (no result processing to do)."""
+    result = connection.execute(text(sql))
+    try:
+        cursor = getattr(result, "cursor", None)
+        return list(cursor.fetchall() if cursor is not None else result.all())
+    finally:
+        result.close()
+
+
+def _number_items(dialect: str) -> TextClause:
+    """The owed items numbered into the day's batches (by province, then platform,
+    claim and instalment in code-point order; at most MAX_BATCH_ITEMS a batch):
+    deterministic batch ids PO<day><province><sequence> and end-to-end ids
+    <batch id><position>, staged with their global order ``seq``."""
+    collate = ' COLLATE "C"' if dialect == "postgresql" else ""  # code points, whatever the database's locale
+
+    def padded(number: str, width: int) -> str:  # zero-padded, never truncated (same SQL on SQLite and PostgreSQL)
+        value = f"CAST({number} AS TEXT)"
+        return f"CASE WHEN length({value}) >= {width} THEN {value} ELSE substr('{'0' * width}' || {value}, length({value}) + 1) END"
+
+    order = f"platform_code{collate}, claim_id{collate}, instalment"
+    batch_id = f"'PO' || :stamp || province_code || {padded(f'(n - 1) / {MAX_BATCH_ITEMS} + 1', 3)}"
+    fields = [name for name in _ITEM_FIELDS if name not in ("end_to_end_id", "batch_id")]
+    return text(f"""
+        INSERT INTO {_STAGED_ITEMS.name} (seq, end_to_end_id, batch_id, {', '.join(fields)}, business_day)
+        SELECT seq, {batch_id} || {padded(f'(n - 1) % {MAX_BATCH_ITEMS} + 1', 4)}, {batch_id}, {', '.join(fields)}, :day
+        FROM (SELECT o.*, ROW_NUMBER() OVER (ORDER BY province_code{collate}, {order}) AS seq,
+                     ROW_NUMBER() OVER (PARTITION BY province_code ORDER BY {order}) AS n
+              FROM {_OWED_TABLE} o) numbered
+    """).bindparams(bindparam("day", type_=Date))
 
 
 class PublishedFileMismatch(RuntimeError):
@@ -264,36 +323,41 @@ class Paymaster:
     def _prepare(self, session: Session, day: date) -> None:
         """Approvals posted, then the day's batches (once), in one transaction: the
         approvals are posted while the files render (the amounts owed come from the
-        decisions, not from the approval postings)."""
+        decisions, not from the approval postings).
+
+        The items are planned in SQL: what is owed goes to a temporary table, a
+        window numbers it into batches, and only the rendering reads the rows into
+        Python; the rare claims re-paid after a return are settled in between."""
         if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first():
             self._approve(session, day)
             return  # prepared before: a re-run adds no batch
-        owed = self._owed(session, day)
-        if not owed:
-            self._approve(session, day)
-            return
-        created_at = datetime.now(UTC)
-        execution = self.calendar.next_working_day(day).date
-        by_province: dict[str, list[dict]] = defaultdict(list)
-        for item in owed:
-            by_province[item["province_code"]].append(item)
-        plan: list[tuple[str, str, int, list[dict]]] = []
-        for province, owed_here in sorted(by_province.items()):
-            owed_here.sort(key=_ITEM_ORDER)
-            for sequence, start in enumerate(range(0, len(owed_here), MAX_BATCH_ITEMS), start=1):
-                chunk = owed_here[start: start + MAX_BATCH_ITEMS]
-                batch_id = f"PO{day:%Y%m%d}{province}{sequence:03d}"
-                for number, item in enumerate(chunk, start=1):
-                    item["batch_id"] = batch_id
-                    item["end_to_end_id"] = f"{batch_id}{number:04d}"
-                plan.append((batch_id, province, sequence, chunk))
         connection = session.connection()
         staged = _STAGED_ITEMS.name
-        connection.execute(text(f"DROP TABLE IF EXISTS {staged}"))
+        for name in (staged, _OWED_TABLE):
+            connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
         _STAGED_ITEMS.create(connection)
-        item_row = itemgetter(*_ITEM_FIELDS)
-        insert_rows(session, _STAGED_ITEMS, ["seq", *_ITEM_FIELDS, "business_day"],
-                    [(seq, *item_row(item), day) for seq, item in enumerate(item for *_b, chunk in plan for item in chunk)])
+        connection.execute(text(_CREATE_OWED_TABLE))
+        connection.execute(_OWED_INTO_TABLE, {"day": day})
+        self._repay_returned(session)
+        connection.execute(_number_items(connection.dialect.name), {"day": day, "stamp": f"{day:%Y%m%d}"})
+        connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
+        batches_planned = connection.execute(text(
+            f"SELECT batch_id, province_code, COUNT(*), SUM(amount_fen) FROM {staged} "
+            "GROUP BY batch_id, province_code ORDER BY MIN(seq)")).all()
+        if not batches_planned:
+            self._approve(session, day)
+            connection.execute(text(f"DROP TABLE {staged}"))
+            return
+        rows = _fetch_all(connection, f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY seq")
+        created_at = datetime.now(UTC)
+        execution = self.calendar.next_working_day(day).date
+        plan: list[tuple[str, str, int, int, list]] = []
+        sequences: dict[str, int] = defaultdict(int)
+        start = 0
+        for batch_id, province, count, total in batches_planned:
+            sequences[province] += 1
+            plan.append((batch_id, province, sequences[province], int(total), rows[start: start + count]))
+            start += count
         # The files render in a thread while the database posts the approvals and the
         # disbursements and (SQLite: foreign keys checked at commit) writes the items:
         # rendering is Python, the rest a few SQL statements that run without the GIL.
@@ -303,18 +367,18 @@ class Paymaster:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payouts-render")
         try:
             renders = [pool.submit(self._render_with_digests, batch_id, province, created_at, execution, chunk)
-                       for batch_id, province, _sequence, chunk in plan]
+                       for batch_id, province, _sequence, _total, chunk in plan]
             self._approve(session, day)
             post_disbursements(session, day, staged)
             if items_first:
                 connection.execute(text("PRAGMA defer_foreign_keys = ON"))
                 connection.execute(_INSERT_STAGED_ITEMS)
             batches = []
-            for (batch_id, province, sequence, chunk), render in zip(plan, renders, strict=True):
+            for (batch_id, province, sequence, total, chunk), render in zip(plan, renders, strict=True):
                 csv_bytes, xml_bytes, csv_digest, xml_digest = render.result()
                 self._rendered[batch_id] = (csv_bytes, xml_bytes, csv_digest, xml_digest)
-                batches.append((batch_id, day, province, sequence, len(chunk), sum(item["amount_fen"] for item in chunk),
-                                execution, created_at, csv_digest, xml_digest))
+                batches.append((batch_id, day, province, sequence, len(chunk), total, execution, created_at,
+                                csv_digest, xml_digest))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         insert_rows(session, PayoutBatch.__table__, _BATCH_COLUMNS, batches)
@@ -322,60 +386,50 @@ class Paymaster:
             connection.execute(_INSERT_STAGED_ITEMS)
         connection.execute(text(f"DROP TABLE {staged}"))
 
-    def _owed(self, session: Session, day: date) -> list[dict]:
-        """Per claim: its latest payable amount minus what live items already cover,
-        to the payee of the claim's current version (as of ``day``)."""
-        rows = session.execute(_OWED.bindparams(bindparam("day", day, type_=Date))).all()
-        returned: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-        if any(row[5] for row in rows):
-            for platform, claim_id, instalment, account_enc in session.execute(
-                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.payee_account_enc)
-                .where(PayoutItem.returned_on.is_not(None)).order_by(PayoutItem.id)
-            ):
-                returned[(platform, claim_id)].append((instalment, account_enc))
-        owed = []
-        for (platform, claim_id, decision_id, due_fen, last_instalment, returned_items, version_id, province,
-             name_enc, account_enc, account_masked, bank_code) in rows:
-            instalment = int(last_instalment) + 1
-            if returned_items:
-                failed = returned[(platform, claim_id)]
-                if self.cipher.decrypt(failed[-1][1]) == self.cipher.decrypt(account_enc):
-                    continue  # a failed payment is paid again only to an amended account
-                live = {i for (_p, _c, i) in self._live_instalments(session, (platform, claim_id))}
-                instalment = min((i for i, _account in failed if i not in live), default=instalment)
-            owed.append({
-                "platform_code": platform, "claim_id": claim_id, "instalment": instalment,
-                "decision_id": int(decision_id), "claim_version_id": int(version_id), "province_code": province,
-                "amount_fen": int(due_fen), "payee_name_enc": name_enc, "payee_account_enc": account_enc,
-                "payee_account_masked": account_masked, "payee_bank_code": bank_code,
-            })
-        return owed
-
-    @staticmethod
-    def _live_instalments(session: Session, key: tuple[str, str]) -> list[tuple[str, str, int]]:
-        return [tuple(row) for row in session.execute(  # type: ignore[misc]
-            select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
-            .where(PayoutItem.platform_code == key[0], PayoutItem.claim_id == key[1], PayoutItem.returned_on.is_(None))
-        )]
+    def _repay_returned(self, session: Session) -> None:
+        """Owed claims with a returned item: paid again only to an amended account
+        (otherwise dropped from the day), under the instalment of the returned item
+        that no live item covers yet."""
+        owed = session.execute(text(
+            f"SELECT platform_code, claim_id, payee_account_enc FROM {_OWED_TABLE} WHERE returned_items > 0 "
+            "ORDER BY platform_code, claim_id")).all()
+        for platform, claim_id, account_enc in owed:
+            failed = session.execute(
+                select(PayoutItem.instalment, PayoutItem.payee_account_enc)
+                .where(PayoutItem.platform_code == platform, PayoutItem.claim_id == claim_id,
+                       PayoutItem.returned_on.is_not(None)).order_by(PayoutItem.id)).all()
+            key = {"platform_code": platform, "claim_id": claim_id}
+            if self.cipher.decrypt(failed[-1][1]) == self.cipher.decrypt(account_enc):
+                session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE platform_code = :platform_code "
+                                     "AND claim_id = :claim_id"), key)
+                continue  # a failed payment is paid again only to an amended account
+            live = set(session.execute(
+                select(PayoutItem.instalment).where(PayoutItem.platform_code == platform, PayoutItem.claim_id == claim_id,
+                                                    PayoutItem.returned_on.is_(None))).scalars())
+            instalment = min((i for i, _account in failed if i not in live), default=None)
+            if instalment is not None:
+                session.execute(text(f"UPDATE {_OWED_TABLE} SET instalment = :instalment "
+                                     "WHERE platform_code = :platform_code AND claim_id = :claim_id"),
+                                dict(key, instalment=instalment))
 
     def _render_with_digests(self, *batch: object) -> tuple[bytes, bytes, str, str]:
         csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]
         return csv_bytes, xml_bytes, sha256(csv_bytes), sha256(xml_bytes)
 
     def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
-                items: list[dict]) -> tuple[bytes, bytes]:
+                items: Sequence[Sequence]) -> tuple[bytes, bytes]:
+        """A batch's CSV and pain.001 XML; ``items`` are rows of _RENDER_FIELDS."""
         payments = []
         rows: list[list] = [CSV_COLUMNS]
         decrypt = self.cipher.decrypt
         payment = pain001.PaymentItem
-        for item in items:
-            name = decrypt(item["payee_name_enc"])
-            account = decrypt(item["payee_account_enc"])
-            remark = f"职业伤害保障 {item['claim_id']}"
-            rows.append([batch_id, item["end_to_end_id"], item["claim_id"], item["platform_code"], province,
-                         name, account, item["payee_bank_code"], item["amount_fen"], CURRENCY, remark])
-            payments.append(payment(item["end_to_end_id"], item["amount_fen"], name, account,
-                                    item["payee_bank_code"], remark))
+        for end_to_end_id, platform_code, claim_id, amount_fen, name_enc, account_enc, bank_code in items:
+            name = decrypt(name_enc)
+            account = decrypt(account_enc)
+            remark = f"职业伤害保障 {claim_id}"
+            rows.append([batch_id, end_to_end_id, claim_id, platform_code, province, name, account, bank_code,
+                         amount_fen, CURRENCY, remark])
+            payments.append(payment(end_to_end_id, amount_fen, name, account, bank_code, remark))
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         debtor = self.agencies[province]
@@ -385,10 +439,10 @@ class Paymaster:
 
     # -- files and release ------------------------------------------------------------------
     def _batch_files(self, session: Session, batch: PayoutBatch) -> tuple[bytes, bytes]:
-        rows = [dict(row._mapping) for row in session.execute(
+        rows = session.execute(
             select(*(PayoutItem.__table__.c[name] for name in _RENDER_FIELDS))
             .where(PayoutItem.batch_id == batch.batch_id).order_by(PayoutItem.end_to_end_id)
-        )]
+        ).all()
         return self._render(batch.batch_id, batch.province_code, batch.created_at, batch.requested_execution_date, rows)
 
     def _publish_files(self, day: date, result: PayDay) -> None:
