@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -53,14 +54,17 @@ class LakeSearch:
     files: tuple[tuple[int, str, str, tuple[str, ...]], ...] = ()  # (file id, platform, lake key, sorted ids)
 
 
-def plan_lake_search(session: Session, day: date, wanted: pd.DataFrame, grace: timedelta = timedelta(0)) -> LakeSearch:
-    """The lake files that may hold the orders of ``wanted`` (columns platform_code,
-    order_id, incident_day: the incident's business date): those of the incident's
-    date and of the days before it that an order's coverage can reach."""
+def plan_lake_search(session: Session, day: date, wanted: Iterable[tuple[str, date, str]],
+                     grace: timedelta = timedelta(0)) -> LakeSearch:
+    """The lake files that may hold the orders of ``wanted`` (platform code,
+    incident's business date, order id): those of the incident's date and of the
+    days before it that an order's coverage can reach."""
+    by_incident_day: dict[tuple[str, date], set[str]] = defaultdict(set)
+    for platform_code, incident_day, order_id in wanted:
+        by_incident_day[(platform_code, incident_day)].add(order_id)
     by_partition: dict[tuple[str, date], set[str]] = defaultdict(set)
     span = _coverage_days(grace)
-    for (platform_code, incident_day), group in wanted.groupby(["platform_code", "incident_day"], sort=False):
-        ids = set(group["order_id"])
+    for (platform_code, incident_day), ids in by_incident_day.items():
         for back in range(span + 1):
             by_partition[(platform_code, incident_day - timedelta(days=back))] |= ids
     if not by_partition:

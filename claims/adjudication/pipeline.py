@@ -29,8 +29,8 @@ from claims.adjudication.rules import (
     RuleSet,
     find_duplicates,
 )
-from claims.calendar import SHANGHAI, as_utc
-from claims.ledger.bulk import insert_columns, read_frame
+from claims.calendar import as_utc
+from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -94,6 +94,15 @@ def _wanted_table(session: Session, day: date) -> Iterator[None]:
     finally:
         if not postgres:
             session.execute(text("DROP TABLE IF EXISTS adjudication_wanted"))
+
+
+def _shanghai_date(dialect: str, column: str) -> str:
+    """SQL for the business date (Asia/Shanghai) of a stored UTC instant."""
+    if dialect == "postgresql":
+        return f"CAST(({column} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
+    # SQLite stores UTC text; Shanghai has kept UTC+8 since 1991. Whole seconds only:
+    # SQLite's date() rounds to the millisecond, which moves 23:59:59.9995 to the next day.
+    return f"date(substr({column}, 1, 19), '+8 hours')"
 
 
 def _join_wanted(alias: str, wanted: str = WANTED_TABLE) -> str:
@@ -377,14 +386,15 @@ class Adjudicator:
     def _plan_lake_search(self, session: Session, day: date) -> LakeSearch:
         """Where in the lake to look for the orders of the wanted claims that are not
         linked yet (a light query: the search starts before the claims are read)."""
-        missing = read_frame(session, _query(
-            "SELECT DISTINCT v.platform_code, v.order_id, v.incident_at FROM claim_version v "
+        incident_day = _shanghai_date(session.connection().dialect.name, "v.incident_at")
+        _names, rows = fetch_tuples(session, _query(
+            f"SELECT DISTINCT v.platform_code, {incident_day}, v.order_id FROM claim_version v "
             f"{_join_wanted('v')} LEFT JOIN claim_order o "
             "ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
-            "WHERE v.business_day <= :day AND o.id IS NULL"), {"day": day}, datetimes=["incident_at"])
-        incident_day = missing["incident_at"].dt.tz_convert(SHANGHAI).dt.date
-        return plan_lake_search(session, day, missing.assign(incident_day=incident_day)[
-            ["platform_code", "order_id", "incident_day"]], self.policy.coverage_grace)
+            "WHERE v.business_day <= :day AND o.id IS NULL"), {"day": day})
+        as_date = functools.cache(lambda value: value if isinstance(value, date) else date.fromisoformat(value))
+        return plan_lake_search(session, day, ((platform, as_date(local), order) for platform, local, order in rows),
+                                self.policy.coverage_grace)
 
     def _linked_orders(self, session: Session, day: date) -> pd.DataFrame:
         """The orders of the wanted claims linked by earlier runs (``claim_order``)."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Date, DateTime, TextClause, insert
+from sqlalchemy import Boolean, Connection, Date, DateTime, TextClause, insert
 from sqlalchemy.orm import Session
 
 #: A ``Table``, or a model's ``__table__`` (which SQLAlchemy types as a FromClause).
@@ -188,17 +188,26 @@ def insert_columns(session: Session, table: TableLike, data: dict[str, Sequence[
     return count
 
 
+def fetch_tuples(session: Session | Connection, query: TextClause, params: dict[str, Any] | None = None
+                 ) -> tuple[list[str], list[tuple]]:
+    """The column names and rows of a ``text()`` query, the rows as the driver's
+    tuples: such a query has no result processing, and building SQLAlchemy rows
+    for a hundred thousand of them costs more than the query."""
+    result = session.execute(query, params or {})
+    try:
+        columns = list(result.keys())
+        cursor = getattr(result, "cursor", None)
+        return columns, list(cursor.fetchall() if cursor is not None else result.fetchall())
+    finally:
+        result.close()
+
+
 def read_frame(session: Session, query: TextClause, params: dict[str, Any] | None = None,
                dates: Sequence[str] = (), datetimes: Sequence[str] = (), bools: Sequence[str] = ()) -> pd.DataFrame:
     """The rows of a ``text()`` query as a DataFrame of object columns, with the
     named columns typed: ``dates`` as ``datetime.date`` objects, ``datetimes`` as
     UTC pandas timestamps, ``bools`` as Python bools (SQLite answers 0/1)."""
-    result = session.execute(query, params or {})
-    columns = list(result.keys())
-    # a text() query has no result processing: the driver's tuples are the values
-    cursor = getattr(result, "cursor", None)
-    rows = cursor.fetchall() if cursor is not None else result.fetchall()
-    result.close()
+    columns, rows = fetch_tuples(session, query, params)
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     frame = pd.DataFrame({name: _objects(column) for name, column in zip(columns, values, strict=True)})
     for name in dates:

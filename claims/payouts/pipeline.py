@@ -25,7 +25,6 @@ from pathlib import Path
 
 from sqlalchemy import (
     Column,
-    Connection,
     Date,
     Engine,
     Integer,
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from claims.calendar import SHANGHAI, as_utc
 from claims.csvtext import dict_csv_bytes
-from claims.ledger.bulk import insert_rows
+from claims.ledger.bulk import fetch_tuples, insert_rows
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
@@ -138,16 +137,6 @@ FROM payee
 JOIN claim_version v ON v.id = payee.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
 """).bindparams(bindparam("day", type_=Date))
-
-
-def _fetch_all(connection: Connection, sql: str) -> list[tuple]:
-    """A plain query's rows as the driver's tuples (no result processing to do)."""
-    result = connection.execute(text(sql))
-    try:
-        cursor = getattr(result, "cursor", None)
-        return list(cursor.fetchall() if cursor is not None else result.all())
-    finally:
-        result.close()
 
 
 def _number_items(dialect: str) -> TextClause:
@@ -348,7 +337,7 @@ class Paymaster:
             self._approve(session, day)
             connection.execute(text(f"DROP TABLE {staged}"))
             return
-        rows = _fetch_all(connection, f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY seq")
+        _names, rows = fetch_tuples(connection, text(f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY seq"))
         created_at = datetime.now(UTC)
         execution = self.calendar.next_working_day(day).date
         plan: list[tuple[str, str, int, int, list]] = []

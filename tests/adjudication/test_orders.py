@@ -53,3 +53,36 @@ def test_the_same_orders_whichever_way_the_file_is_read(lake_file: Path, ids: li
     found = _read_orders(str(lake_file), sorted(ids))
     assert found.column_names == ORDER_COLUMNS
     assert sorted(found.to_pylist(), key=lambda row: row["order_id"]) == expected(lake_file, ids)
+
+
+def test_the_incident_business_date_is_taken_in_shanghai(ledger_url: str) -> None:
+    """The lake search picks partitions by the incident's date in Asia/Shanghai,
+    computed in SQL from the stored UTC instant: 00:10 in Beijing is 16:10 UTC the
+    day before."""
+    from datetime import date
+
+    from sqlalchemy import Column, DateTime, Integer, MetaData, Table, insert, select, text
+    from sqlalchemy.orm import Session
+
+    from claims.adjudication.pipeline import _shanghai_date
+    from claims.ledger.db import engine_for
+
+    table = Table("shanghai_date_probe", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", DateTime(timezone=True)))
+    instants = {
+        datetime(2025, 9, 1, 16, 10, tzinfo=UTC): date(2025, 9, 2),  # 00:10 on the 2nd in Beijing
+        datetime(2025, 9, 1, 15, 59, 59, 999999, tzinfo=UTC): date(2025, 9, 1),  # 23:59:59.999999
+        datetime(2025, 12, 31, 16, 0, tzinfo=UTC): date(2026, 1, 1),
+    }
+    engine = engine_for(ledger_url)
+    with Session(engine) as session, session.begin():
+        connection = session.connection()
+        table.create(connection)
+        try:
+            connection.execute(insert(table), [{"id": n, "at": at} for n, at in enumerate(instants)])
+            found = connection.execute(select(table.c.id, text(_shanghai_date(connection.dialect.name, "at")))
+                                       .select_from(table).order_by(table.c.id)).all()
+        finally:
+            table.drop(connection)
+    assert [value if isinstance(value, date) else date.fromisoformat(value) for _id, value in found] == list(
+        instants.values())
