@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from claims.adjudication.pipeline import open_deadlines
 from claims.calendar import SHANGHAI, as_utc
 from claims.csvtext import csv_bytes, dict_csv_bytes
+from claims.ledger.bulk import fetch_tuples
 from claims.ledger.models import Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
@@ -34,11 +35,10 @@ def local_time(instant: datetime) -> str:
 def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
                       warning_working_days: int) -> dict[str, int]:
     with Session(engine) as session:
-        decisions = session.execute(  # the driver's values: decided_at is formatted once per distinct value
-            text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at FROM decision "
-                 "WHERE business_day = :day ORDER BY platform_code, claim_id, basis DESC")
-            .bindparams(bindparam("day", type_=Date)), {"day": day}
-        ).all()
+        _names, decisions = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
+            session, text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at FROM decision "
+                          "WHERE business_day = :day ORDER BY platform_code, claim_id, basis DESC")
+            .bindparams(bindparam("day", type_=Date)), {"day": day})
         results = session.execute(
             select(Determination, DeterminationResult)
             .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
