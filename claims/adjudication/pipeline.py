@@ -259,7 +259,9 @@ class Adjudicator:
         result.orders_linked += save_links(session, found)
         if to_decide.empty:
             return
-        orders = _order_facts(pd.concat([known, found[known.columns]], ignore_index=True) if not found.empty else known)
+        linked = found[known.columns] if known.empty else known if found.empty else pd.concat(
+            [known, found[known.columns]], ignore_index=True)  # (concatenating an empty frame costs a conversion)
+        orders = _order_facts(linked)
         frame = to_decide.merge(orders, on=["platform_code", "order_id"], how="left")
         frame["order_found"] = frame["order_worker_ref"].notna()
         frame["duplicate_of"] = [duplicate_of.get(key) for key in
