@@ -153,8 +153,11 @@ def insert_columns(session: Session, table: TableLike, data: dict[str, Sequence[
     dialect = connection.dialect.name
     names = ", ".join(f'"{name}"' for name in columns)
     if dialect == "sqlite":
-        converted = list(zip(*(_sqlite_column(kind, data[name]) for kind, name in zip(kinds, columns, strict=True)),
-                             strict=True))
+        # the values row by row in one object array, filled column by column: a
+        # statement's parameters are then a slice of it (numpy copies the references)
+        grid = np.empty((count, len(columns)), dtype=object)
+        for index, (kind, name) in enumerate(zip(kinds, columns, strict=True)):
+            grid[:, index] = _objects(_sqlite_column(kind, data[name]))
         # Many rows per statement (as many as SQLite takes parameters): a few
         # statements, not one per row, so the GIL changes hands a few times only and
         # the insert can run beside Python work in another thread.
@@ -163,9 +166,9 @@ def insert_columns(session: Session, table: TableLike, data: dict[str, Sequence[
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             for start in range(0, count, per_statement):
-                chunk = converted[start: start + per_statement]
+                chunk = grid[start: start + per_statement]
                 cursor.execute(f'INSERT INTO "{table.name}" ({names}) VALUES {", ".join([row] * len(chunk))}',
-                               [value for values in chunk for value in values])
+                               chunk.ravel().tolist())
         finally:
             cursor.close()
         return count
@@ -219,7 +222,8 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
     return frame
 
 
-def _objects(values: tuple) -> np.ndarray:
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """Values as a 1-d object array, kept as they are (no type inference)."""
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
