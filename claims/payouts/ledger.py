@@ -117,13 +117,14 @@ def post_approvals(session: Session, day: date) -> int:
 def post_disbursements(session: Session, day: date, staged: str) -> int:
     """A 'disburse' transaction per new payout item of ``day``, read from the table
     ``staged`` (seq, end_to_end_id, platform_code, claim_id, province_code,
-    amount_fen; posted in seq order): the amount moves from payable to in transit.
+    amount_fen; posted by province, then seq): the amount moves from payable to in
+    transit.
     Returns how many were posted."""
     connection = session.connection()
     posted = connection.execute(text(f"""
         INSERT INTO ledger_transaction (business_day, kind, reference, platform_code, claim_id, created_at)
         SELECT :day, 'disburse', 'item:' || i.end_to_end_id, i.platform_code, i.claim_id, :created_at
-        FROM {staged} i ORDER BY i.seq
+        FROM {staged} i ORDER BY i.province_code, i.seq
     """).bindparams(bindparam("day", day, type_=Date),
                     bindparam("created_at", datetime.now(UTC), type_=DateTime(timezone=True)))).rowcount
     connection.execute(text(f"""

@@ -76,7 +76,7 @@ _STAGED_ITEMS = Table("payouts_staged_item", MetaData(), Column("seq", Integer, 
                       prefixes=["TEMPORARY"])
 _INSERT_STAGED_ITEMS = text(
     f"INSERT INTO payout_item ({', '.join([*_ITEM_FIELDS, 'business_day'])}) "
-    f"SELECT {', '.join([*_ITEM_FIELDS, 'business_day'])} FROM {_STAGED_ITEMS.name} ORDER BY seq")
+    f"SELECT {', '.join([*_ITEM_FIELDS, 'business_day'])} FROM {_STAGED_ITEMS.name} ORDER BY province_code, seq")
 _RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "payee_name_enc", "payee_account_enc",
                   "payee_bank_code"]
 #: What the day owes, per claim, before it is numbered into batches.
@@ -143,7 +143,8 @@ def _number_items(dialect: str) -> TextClause:
     """The owed items numbered into the day's batches (by province, then platform,
     claim and instalment in code-point order; at most MAX_BATCH_ITEMS a batch):
     deterministic batch ids PO<day><province><sequence> and end-to-end ids
-    <batch id><position>, staged with their global order ``seq``."""
+    <batch id><position>, staged with their place in the province (``seq``: the
+    day's order is province, then seq)."""
     collate = ' COLLATE "C"' if dialect == "postgresql" else ""  # code points, whatever the database's locale
 
     def padded(number: str, width: int) -> str:  # zero-padded, never truncated (same SQL on SQLite and PostgreSQL)
@@ -155,9 +156,8 @@ def _number_items(dialect: str) -> TextClause:
     fields = [name for name in _ITEM_FIELDS if name not in ("end_to_end_id", "batch_id")]
     return text(f"""
         INSERT INTO {_STAGED_ITEMS.name} (seq, end_to_end_id, batch_id, {', '.join(fields)}, business_day)
-        SELECT seq, {batch_id} || {padded(f'(n - 1) % {MAX_BATCH_ITEMS} + 1', 4)}, {batch_id}, {', '.join(fields)}, :day
-        FROM (SELECT o.*, ROW_NUMBER() OVER (ORDER BY province_code{collate}, {order}) AS seq,
-                     ROW_NUMBER() OVER (PARTITION BY province_code ORDER BY {order}) AS n
+        SELECT n, {batch_id} || {padded(f'(n - 1) % {MAX_BATCH_ITEMS} + 1', 4)}, {batch_id}, {', '.join(fields)}, :day
+        FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY province_code ORDER BY {order}) AS n
               FROM {_OWED_TABLE} o) numbered
     """).bindparams(bindparam("day", type_=Date))
 
@@ -332,12 +332,12 @@ class Paymaster:
         connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
         batches_planned = connection.execute(text(
             f"SELECT batch_id, province_code, COUNT(*), SUM(amount_fen) FROM {staged} "
-            "GROUP BY batch_id, province_code ORDER BY MIN(seq)")).all()
+            "GROUP BY batch_id, province_code ORDER BY province_code, MIN(seq)")).all()
         if not batches_planned:
             self._approve(session, day)
             connection.execute(text(f"DROP TABLE {staged}"))
             return
-        _names, rows = fetch_tuples(connection, text(f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY seq"))
+        _names, rows = fetch_tuples(connection, text(f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY province_code, seq"))
         created_at = datetime.now(UTC)
         execution = self.calendar.next_working_day(day).date
         plan: list[tuple[str, str, int, int, list]] = []

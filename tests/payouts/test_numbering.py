@@ -52,7 +52,7 @@ def test_items_are_numbered_into_batches_in_code_point_order(ledger_url: str) ->
             for province, platform, claim, instalment in reversed(owed)])
         connection.execute(_number_items(connection.dialect.name), {"day": DAY, "stamp": f"{DAY:%Y%m%d}"})
         staged = [tuple(row) for row in connection.execute(text(
-            f"SELECT batch_id, end_to_end_id, platform_code, claim_id FROM {_STAGED_ITEMS.name} ORDER BY seq"))]
+            f"SELECT batch_id, end_to_end_id, platform_code, claim_id FROM {_STAGED_ITEMS.name} ORDER BY province_code, seq"))]
         session.rollback()
     assert staged == _expected(owed)
     assert {row[0] for row in staged} >= {"PO20250901110000003", "PO20250901460000001"}
