@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from claims.ledger.bulk import insert_rows, read_frame
+from claims.ledger.bulk import insert_columns, insert_rows, read_frame
 from claims.ledger.db import engine_for
-from claims.ledger.models import ClaimVersion, Decision, LandingFile
+from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, LandingFile
 
 COLUMNS = ["platform_code", "claim_id", "claim_version_id", "business_day", "basis", "outcome", "reason_codes",
            "rule_set", "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated",
@@ -100,3 +100,34 @@ def test_nothing_to_insert_is_a_no_op(ledger_url: str) -> None:
         assert insert_rows(session, Decision.__table__, COLUMNS, []) == 0
         frame = read_frame(session, text("SELECT claim_id, business_day FROM decision"), dates=["business_day"])
         assert frame.empty and list(frame.columns) == ["claim_id", "business_day"]
+
+
+def test_datetimes_given_as_arrow_text_are_stored_as_the_instants(ledger_url: str) -> None:
+    """``datetime_texts`` (Arrow timestamps, with a zone or naive UTC, to the text
+    insert_columns takes) stores the same instants as the ORM would, nulls included."""
+    import pyarrow as pa
+
+    from claims.ledger.bulk import datetime_texts
+
+    instants = [datetime(2025, 9, 1, 15, 59, 59, 999999, tzinfo=UTC), None,
+                datetime(2025, 12, 31, 16, 0, tzinfo=UTC)]
+    accepted = datetime(2025, 9, 1, tzinfo=UTC)
+    engine = engine_for(ledger_url)
+    with Session(engine) as session, session.begin():
+        _version(session)  # (and its landing file, id 1)
+        zoned = pa.array(instants, pa.timestamp("us", "UTC")).cast(pa.timestamp("us", "Asia/Shanghai"))
+        naive = pa.array([None if at is None else at.replace(tzinfo=None) for at in instants], pa.timestamp("ns"))
+        for prefix, stamps in (("Z", zoned), ("N", naive)):
+            texts = datetime_texts(session, stamps)
+            assert texts[1] is None
+            count = len(texts)
+            insert_columns(session, ClaimOrder.__table__, {
+                "platform_code": ["didi"] * count, "order_id": [f"{prefix}{n}" for n in range(count)],
+                "worker_ref": ["w"] * count, "province_code": ["110000"] * count, "city_code": ["110100"] * count,
+                "industry": ["ride_hailing"] * count, "accepted_at": [accepted] * count, "completed_at": texts,
+                "status": ["completed"] * count, "file_id": [1] * count})
+    with Session(engine) as session:
+        for prefix in ("Z", "N"):
+            stored = session.execute(select(ClaimOrder.completed_at).where(ClaimOrder.order_id.startswith(prefix))
+                                     .order_by(ClaimOrder.order_id)).scalars().all()
+            assert [None if at is None else at if at.tzinfo else at.replace(tzinfo=UTC) for at in stored] == instants

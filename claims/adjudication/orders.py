@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from claims.ingest.orders import LAKE_SCHEMA
-from claims.ledger.bulk import insert_columns, session_datetime_format
+from claims.ledger.bulk import datetime_texts, insert_columns
 from claims.ledger.models import ClaimOrder, LandingFile
 from claims.store import Store
 
@@ -146,9 +146,7 @@ def save_links(session: Session, found: pd.DataFrame) -> int:
     for name in LINK_COLUMNS:
         series = found[name]
         if name in ("accepted_at", "completed_at"):  # text in the stored form: one vectorised step
-            stamps = pa.array(series.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us"))
-            text = pc.strftime(stamps, session_datetime_format(session)).to_pylist()
-            columns.append(text)
+            columns.append(datetime_texts(session, pa.array(series)))
         elif name == "file_id":
             columns.append([int(value) for value in series])
         else:
