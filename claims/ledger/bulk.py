@@ -219,7 +219,7 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
     UTC pandas timestamps, ``bools`` as Python bools (SQLite answers 0/1)."""
     columns, rows = fetch_tuples(session, query, params)
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    frame = pd.DataFrame({name: _objects(column) for name, column in zip(columns, values, strict=True)})
+    frame = pd.DataFrame({name: _objects(column) for name, column in zip(columns, values, strict=True)}, dtype=object)
     for name in dates:
         frame[name] = _as_dates(frame[name])
     for name in datetimes:
