@@ -100,7 +100,8 @@ def _shanghai_date(dialect: str, column: str) -> str:
     """SQL for the business date (Asia/Shanghai) of a stored UTC instant."""
     if dialect == "postgresql":
         return f"CAST(({column} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
-    # SQLite stores UTC text; Shanghai has kept UTC+8 since 1991. Whole seconds only:
+    # SQLite: SQLAlchemy stores UTC as text without an offset ('2025-09-01 16:10:00.000000');
+    # Shanghai has kept UTC+8 since 1991 (summer time 1986-91 is before any order). Whole seconds only:
     # SQLite's date() rounds to the millisecond, which moves 23:59:59.9995 to the next day.
     return f"date(substr({column}, 1, 19), '+8 hours')"
 

@@ -230,7 +230,10 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
-    """Values as a 1-d object array, kept as they are (no type inference)."""
+    """Values as a 1-d object array, kept as they are (no type inference); a
+    typed numpy array gives its Python values, as ``tolist`` makes them."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        values = values.tolist()
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array

@@ -313,6 +313,8 @@ class PayoutItem(Base):
     __table_args__ = (
         Index("uq_payout_item_live_instalment", "platform_code", "claim_id", "instalment", unique=True,
               sqlite_where=text("returned_on IS NULL"), postgresql_where=text("returned_on IS NULL")),
+        Index("ix_payout_item_returned", "platform_code", "claim_id",
+              sqlite_where=text("returned_on IS NOT NULL"), postgresql_where=text("returned_on IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

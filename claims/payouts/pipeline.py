@@ -378,28 +378,38 @@ class Paymaster:
     def _repay_returned(self, session: Session) -> None:
         """Owed claims with a returned item: paid again only to an amended account
         (otherwise dropped from the day), under the instalment of the returned item
-        that no live item covers yet."""
+        that no live item covers yet. Three queries for all of them (returned
+        items are found through their partial index)."""
         owed = session.execute(text(
             f"SELECT platform_code, claim_id, payee_account_enc FROM {_OWED_TABLE} WHERE returned_items > 0 "
             "ORDER BY platform_code, claim_id")).all()
+        if not owed:
+            return
+        items: dict[bool, dict[tuple[str, str], list[tuple[int, str]]]] = {True: defaultdict(list),
+                                                                          False: defaultdict(list)}
+        for returned in (True, False):
+            for platform, claim_id, instalment, account_enc in session.execute(text(
+                f"SELECT i.platform_code, i.claim_id, i.instalment, i.payee_account_enc FROM payout_item i "
+                f"WHERE i.returned_on IS {'NOT NULL' if returned else 'NULL'} AND (i.platform_code, i.claim_id) IN "
+                f"(SELECT platform_code, claim_id FROM {_OWED_TABLE} WHERE returned_items > 0) ORDER BY i.id")):
+                items[returned][(platform, claim_id)].append((instalment, account_enc))
+        dropped, moved = [], []
         for platform, claim_id, account_enc in owed:
-            failed = session.execute(
-                select(PayoutItem.instalment, PayoutItem.payee_account_enc)
-                .where(PayoutItem.platform_code == platform, PayoutItem.claim_id == claim_id,
-                       PayoutItem.returned_on.is_not(None)).order_by(PayoutItem.id)).all()
             key = {"platform_code": platform, "claim_id": claim_id}
+            failed = items[True][(platform, claim_id)]
             if self.cipher.decrypt(failed[-1][1]) == self.cipher.decrypt(account_enc):
-                session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE platform_code = :platform_code "
-                                     "AND claim_id = :claim_id"), key)
-                continue  # a failed payment is paid again only to an amended account
-            live = set(session.execute(
-                select(PayoutItem.instalment).where(PayoutItem.platform_code == platform, PayoutItem.claim_id == claim_id,
-                                                    PayoutItem.returned_on.is_(None))).scalars())
+                dropped.append(key)  # a failed payment is paid again only to an amended account
+                continue
+            live = {instalment for instalment, _account in items[False][(platform, claim_id)]}
             instalment = min((i for i, _account in failed if i not in live), default=None)
             if instalment is not None:
-                session.execute(text(f"UPDATE {_OWED_TABLE} SET instalment = :instalment "
-                                     "WHERE platform_code = :platform_code AND claim_id = :claim_id"),
-                                dict(key, instalment=instalment))
+                moved.append(dict(key, instalment=instalment))
+        if dropped:
+            session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE platform_code = :platform_code "
+                                 "AND claim_id = :claim_id"), dropped)
+        if moved:
+            session.execute(text(f"UPDATE {_OWED_TABLE} SET instalment = :instalment "
+                                 "WHERE platform_code = :platform_code AND claim_id = :claim_id"), moved)
 
     def _render_with_digests(self, *batch: object) -> tuple[bytes, bytes, str, str]:
         csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]
