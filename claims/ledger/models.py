@@ -200,7 +200,6 @@ class Decision(Base):
     __tablename__ = "decision"
     __table_args__ = (
         UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
-        Index("ix_decision_claim", "platform_code", "claim_id"),
         Index("ix_decision_confirm_by", "confirm_by"),
     )
 
