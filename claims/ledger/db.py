@@ -27,7 +27,10 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # JIT compilation (PostgreSQL 11+, on by default) costs a quarter of a second per
+    # statement above its cost threshold, which a day's bulk statements all pass, and
+    # saves nothing on them (measured: payouts of 100k items 7.1 s -> 6.7 s).
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
