@@ -31,7 +31,14 @@ from claims.adjudication.rules import (
 )
 from claims.calendar import as_utc
 from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
-from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, Determination, DeterminationResult
+from claims.ledger.models import (
+    ClaimOrder,
+    ClaimVersion,
+    Decision,
+    Determination,
+    DeterminationResult,
+    PayoutWork,
+)
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
@@ -342,6 +349,12 @@ class Adjudicator:
         for outcome, count in Counter(outcomes.tolist()).items():
             result.decided[outcome] = result.decided.get(outcome, 0) + count
         insert_columns(session, Decision.__table__, columns)
+        payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
+        if payable:  # the payout run's work list
+            insert_columns(session, PayoutWork.__table__, {
+                "platform_code": [columns["platform_code"][index] for index in payable],
+                "claim_id": [columns["claim_id"][index] for index in payable],
+                "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
 
     def _after_payment(self, session: Session, day: date, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
         """For claims with a payout item: 'payee_only' when the new version changes
@@ -482,6 +495,9 @@ class Adjudicator:
             "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
         }
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
+        if approved:
+            session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
+                                                  "reason": "payable"}])
         applied_today.add(key)
         return code, decision_id
 

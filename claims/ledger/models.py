@@ -334,6 +334,21 @@ class PayoutItem(Base):
     returned_on: Mapped[date | None] = mapped_column(Date)
 
 
+class PayoutWork(Base):
+    """The payout run's work list: a claim that may be owed money or have an
+    approval to post. A row is added when a payable decision is recorded or a
+    payment fails, and removed by the payout run that leaves the claim settled;
+    the run reads this list, not the whole history of decisions and items."""
+
+    __tablename__ = "payout_work"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    business_day: Mapped[date] = mapped_column(Date)  # the run that added it
+    reason: Mapped[str] = mapped_column(String(16))  # payable | returned | migrated
+
+
 class PayoutRelease(Base):
     """A day's payout files released to the bank: the manifest is written at release."""
 

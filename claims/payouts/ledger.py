@@ -66,7 +66,8 @@ SELECT d.id, d.business_day, d.platform_code, d.claim_id, 'decision:' || CAST(d.
            WHERE p.platform_code = d.platform_code AND p.claim_id = d.claim_id AND p.payable_fen IS NOT NULL
              AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
            ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0)
-FROM decision d
+FROM {{claims}} w
+JOIN decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
 JOIN claim_version v ON v.id = d.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
 WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
@@ -80,12 +81,13 @@ def _pair(debit: str, credit: str) -> str:
     return f"(SELECT '{debit}:' AS prefix, 1 AS sign, 0 AS side UNION ALL SELECT '{credit}:', -1, 1) s"
 
 
-def post_approvals(session: Session, day: date) -> int:
+def post_approvals(session: Session, day: date, claims: str) -> int:
     """An 'approve' transaction per payable decision of ``day`` or before not yet
-    posted: the claim's approved total moves to the decision's amount, so the
-    change is the amount minus the claim's previous payable decision (in
-    business day, id order); a raise adds the difference, a cut reverses some.
-    Returns how many were posted."""
+    posted, of the claims in ``claims`` (SQL of a relation with platform_code and
+    claim_id, one row per claim: the payout run's work list): the claim's
+    approved total moves to the decision's amount, so the change is the amount
+    minus the claim's previous payable decision (in business day, id order); a
+    raise adds the difference, a cut reverses some. Returns how many were posted."""
     connection = session.connection()
     connection.execute(text(f"DROP TABLE IF EXISTS {_NEW_APPROVALS}"))
     connection.execute(text(
@@ -93,7 +95,8 @@ def post_approvals(session: Session, day: date) -> int:
         "platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, reference VARCHAR(128) NOT NULL, "
         "province_code VARCHAR(6) NOT NULL, change_fen BIGINT NOT NULL)"))
     try:
-        found = connection.execute(text(_APPROVALS).bindparams(bindparam("day", day, type_=Date))).rowcount
+        found = connection.execute(text(_APPROVALS.replace("{claims}", claims))
+                                   .bindparams(bindparam("day", day, type_=Date))).rowcount
         if found:
             connection.execute(text(f"""
                 INSERT INTO ledger_transaction (business_day, kind, reference, platform_code, claim_id, created_at)

@@ -51,6 +51,7 @@ from claims.ledger.models import (
     PayoutBatch,
     PayoutItem,
     PayoutRelease,
+    PayoutWork,
 )
 from claims.payouts import pain001
 from claims.payouts.ledger import post_approvals, post_disbursements, post_many
@@ -79,6 +80,11 @@ _INSERT_STAGED_ITEMS = text(
     f"SELECT {', '.join([*_ITEM_FIELDS, 'business_day'])} FROM {_STAGED_ITEMS.name} ORDER BY province_code, seq")
 _RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "payee_name_enc", "payee_account_enc",
                   "payee_bank_code"]
+#: The work list's rows this run reads (payout_work, up to its day): the claims it
+#: looks at, and the rows it removes once they are settled. Rows added meanwhile by
+#: another transaction are not in it, so they stay for the next run.
+_WORK_SEEN = "payouts_work_seen"
+WORK_CLAIMS = f"(SELECT DISTINCT platform_code, claim_id FROM {_WORK_SEEN})"
 #: What the day owes, per claim, before it is numbered into batches.
 _OWED_TABLE = "payouts_owed"
 _OWED_COLUMNS = ["platform_code", "claim_id", "decision_id", "amount_fen", "instalment", "returned_items",
@@ -103,15 +109,24 @@ WITH latest AS (
     SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
            ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
                               ORDER BY d.business_day DESC, d.id DESC) AS newest_first
-    FROM decision d
+    FROM {WORK_CLAIMS} w
+    JOIN decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
     WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
 ),
+items AS (
+    SELECT i.platform_code, i.claim_id, i.amount_fen AS covered_fen, i.instalment, 0 AS returned
+    FROM {WORK_CLAIMS} w
+    JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id AND i.returned_on IS NULL
+    UNION ALL
+    SELECT i.platform_code, i.claim_id, 0, i.instalment, 1
+    FROM {WORK_CLAIMS} w
+    JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id
+                      AND i.returned_on IS NOT NULL
+),
 paid AS (
-    SELECT platform_code, claim_id,
-           SUM(CASE WHEN returned_on IS NULL THEN amount_fen ELSE 0 END) AS covered_fen,
-           MAX(instalment) AS last_instalment,
-           SUM(CASE WHEN returned_on IS NULL THEN 0 ELSE 1 END) AS returned_items
-    FROM payout_item
+    SELECT platform_code, claim_id, SUM(covered_fen) AS covered_fen, MAX(instalment) AS last_instalment,
+           SUM(returned) AS returned_items
+    FROM items
     GROUP BY platform_code, claim_id
 ),
 due AS (
@@ -137,6 +152,12 @@ FROM payee
 JOIN claim_version v ON v.id = payee.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
 """).bindparams(bindparam("day", type_=Date))
+
+
+_READ_WORK = text(
+    f"INSERT INTO {_WORK_SEEN} (id, platform_code, claim_id) "
+    "SELECT id, platform_code, claim_id FROM payout_work WHERE business_day <= :day"
+).bindparams(bindparam("day", type_=Date))
 
 
 def _number_items(dialect: str) -> TextClause:
@@ -273,7 +294,7 @@ class Paymaster:
                 LedgerTransaction.reference.in_(select(literal("item:") + BankReturn.end_to_end_id)
                                                 .where(BankReturn.business_day == day).scalar_subquery())))}
         final |= {e2e for e2e, item in items.items() if item.returned_on is not None}
-        results, transactions, reversed_items = [], [], []
+        results, transactions, reversed_items, work = [], [], [], []
         for answer in returns:
             item = items.get(answer.end_to_end_id)
             if item is None:
@@ -294,19 +315,21 @@ class Paymaster:
                                  (f"bank:{province}" if settled else f"benefits_payable:{province}", -amount)]})
                 if not settled:
                     reversed_items.append(item.id)
+                    work.append((item.platform_code, item.claim_id, day, "returned"))
             results.append((answer.id, day, code))
         post_many(session, transactions)
         for start in range(0, len(reversed_items), 5000):
             session.execute(update(PayoutItem).where(PayoutItem.id.in_(reversed_items[start: start + 5000]))
                             .values(returned_on=day).execution_options(synchronize_session=False))
         insert_rows(session, BankReturnResult.__table__, ["bank_return_id", "business_day", "result_code"], results)
+        insert_rows(session, PayoutWork.__table__, ["platform_code", "claim_id", "business_day", "reason"], work)
 
     # -- money owed ------------------------------------------------------------------------
     def _approve(self, session: Session, day: date) -> None:
         """An 'approve' transaction per payable decision not yet posted: the claim's
         approved total moves to the new amount (a raise adds the difference, a cut
         reverses some)."""
-        post_approvals(session, day)
+        post_approvals(session, day, WORK_CLAIMS)
 
     # -- batches ----------------------------------------------------------------------------
     def _prepare(self, session: Session, day: date) -> None:
@@ -317,17 +340,23 @@ class Paymaster:
         The items are planned in SQL: what is owed goes to a temporary table, a
         window numbers it into batches, and only the rendering reads the rows into
         Python; the rare claims re-paid after a return are settled in between."""
-        if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first():
-            self._approve(session, day)
-            return  # prepared before: a re-run adds no batch
         connection = session.connection()
         staged = _STAGED_ITEMS.name
-        for name in (staged, _OWED_TABLE):
+        for name in (staged, _OWED_TABLE, _WORK_SEEN):
             connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE TEMPORARY TABLE {_WORK_SEEN} (id BIGINT PRIMARY KEY, "
+                                "platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL)"))
+        connection.execute(_READ_WORK, {"day": day})
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"ANALYZE {_WORK_SEEN}"))  # autovacuum never analyses temporary tables
+        if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first():
+            self._approve(session, day)
+            connection.execute(text(f"DROP TABLE {_WORK_SEEN}"))
+            return  # prepared before: a re-run adds no batch (what it owes is paid the next day)
         _STAGED_ITEMS.create(connection)
         connection.execute(text(_CREATE_OWED_TABLE))
         connection.execute(_OWED_INTO_TABLE, {"day": day})
-        self._repay_returned(session)
+        waiting = self._repay_returned(session)
         connection.execute(_number_items(connection.dialect.name), {"day": day, "stamp": f"{day:%Y%m%d}"})
         connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
         batches_planned = connection.execute(text(
@@ -335,9 +364,11 @@ class Paymaster:
             "GROUP BY batch_id, province_code ORDER BY province_code, MIN(seq)")).all()
         if not batches_planned:
             self._approve(session, day)
+            self._settle_work(session, waiting)
             connection.execute(text(f"DROP TABLE {staged}"))
             return
-        _names, rows = fetch_tuples(connection, text(f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY province_code, seq"))
+        _names, rows = fetch_tuples(connection, text(
+            f"SELECT {', '.join(_RENDER_FIELDS)} FROM {staged} ORDER BY province_code, seq"))
         created_at = datetime.now(UTC)
         execution = self.calendar.next_working_day(day).date
         plan: list[tuple[str, str, int, int, list]] = []
@@ -374,17 +405,30 @@ class Paymaster:
         if not items_first:
             connection.execute(_INSERT_STAGED_ITEMS)
         connection.execute(text(f"DROP TABLE {staged}"))
+        self._settle_work(session, waiting)
 
-    def _repay_returned(self, session: Session) -> None:
+    @staticmethod
+    def _settle_work(session: Session, waiting: list[dict[str, str]]) -> None:
+        """Remove the work list rows this run read: their claims are paid, or owe
+        nothing; except the claims still waiting for an amended account."""
+        connection = session.connection()
+        if waiting:
+            connection.execute(text(f"DELETE FROM {_WORK_SEEN} WHERE platform_code = :platform_code "
+                                    "AND claim_id = :claim_id"), waiting)
+        connection.execute(text(f"DELETE FROM payout_work WHERE id IN (SELECT id FROM {_WORK_SEEN})"))
+        connection.execute(text(f"DROP TABLE {_WORK_SEEN}"))
+
+    def _repay_returned(self, session: Session) -> list[dict[str, str]]:
         """Owed claims with a returned item: paid again only to an amended account
         (otherwise dropped from the day), under the instalment of the returned item
         that no live item covers yet. Three queries for all of them (returned
-        items are found through their partial index)."""
+        items are found through their partial index). Returns the claims left
+        waiting."""
         owed = session.execute(text(
             f"SELECT platform_code, claim_id, payee_account_enc FROM {_OWED_TABLE} WHERE returned_items > 0 "
             "ORDER BY platform_code, claim_id")).all()
         if not owed:
-            return
+            return []
         items: dict[bool, dict[tuple[str, str], list[tuple[int, str]]]] = {True: defaultdict(list),
                                                                           False: defaultdict(list)}
         for returned in (True, False):
@@ -410,6 +454,7 @@ class Paymaster:
         if moved:
             session.execute(text(f"UPDATE {_OWED_TABLE} SET instalment = :instalment "
                                  "WHERE platform_code = :platform_code AND claim_id = :claim_id"), moved)
+        return dropped
 
     def _render_with_digests(self, *batch: object) -> tuple[bytes, bytes, str, str]:
         csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from claims.adjudication import adjudicate_day
 from claims.ingest import ingest_source, publish_day
 from claims.ledger.db import engine_for
-from claims.ledger.models import LedgerPosting, LedgerTransaction, PayoutItem
+from claims.ledger.models import LedgerPosting, LedgerTransaction, PayoutItem, PayoutWork
 from claims.payouts import pay_day
 from claims.payouts.ledger import balances
 from claims.payouts.pain001 import validate_pain001
@@ -59,6 +59,12 @@ def land_claims(root: Path, day: date, count: int, province: str = "110000", cos
               for i in range(count)]
     drop(root, "orders", "didi", day, f"orders-{day}.csv", f.csv_text(orders).encode())
     drop(root, "claims", "didi", day, f"claims-{day}.csv", f.csv_text(claims).encode())
+
+
+def work_list() -> list[str]:
+    """The claims on the payout run's work list."""
+    with Session(engine_for(load_settings().database_url)) as session:
+        return sorted({claim for (claim,) in session.execute(select(PayoutWork.claim_id))})
 
 
 def outbox_files(root: Path, day: date) -> dict[str, bytes]:
@@ -202,6 +208,7 @@ def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: P
 
     land_claims(env, DAY, 2)
     run(DAY)
+    assert work_list() == []  # both paid: the payout run's work list is empty
     next_day = DAY + timedelta(days=1)
     batch = "PO20250901110000001"
     answers = [
@@ -224,6 +231,7 @@ def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: P
         money = balances(session)
     assert money["in_transit:110000"] == 0 and money["bank:110000"] == -45000
     assert money["benefits_payable:110000"] == -45000  # owed again
+    assert work_list() == ["C1"]  # listed by the return, and left listed while it waits
 
     amended_day = next_day + timedelta(days=1)
     amended = f.claim(claim_id="C1", order_id="O1", medical_cost_fen="45000", incident_at="2025-09-01T12:20:00+08:00",
@@ -237,6 +245,7 @@ def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: P
         money = balances(session)
     assert [(c, i, r is not None) for c, i, r in items] == [("C0", 1, False), ("C1", 1, True), ("C1", 1, False)]
     assert money["in_transit:110000"] == -45000 and money["benefits_payable:110000"] == 0
+    assert work_list() == []
     csv_text = next((env / "outbox" / "payouts" / f"date={amended_day}").rglob("*.csv")).read_text("utf-8")
     assert f.card_number("62220777777777777") in csv_text
 
@@ -340,3 +349,30 @@ def test_a_full_day_of_bank_answers_is_applied_once_each(env: Path) -> None:
     assert run(next_day)["items"] == 0
     with Session(engine_for(load_settings().database_url)) as session:
         assert balances(session) == money  # the re-run applied nothing twice
+
+
+def test_a_claim_approved_on_a_re_run_of_a_paid_day_is_paid_the_next_day(env: Path) -> None:
+    """A late file re-run on a day already paid: its claim is approved by that day's
+    re-run (no new batch: published days are never changed) and stays on the work
+    list until the next day pays it."""
+    land_claims(env, DAY, 2)
+    run(DAY)
+    late_order = f.order(order_id="O9", province_code="110000", city_code="110100",
+                         accepted_at=f"{DAY}T12:00:00+08:00", completed_at=f"{DAY}T12:40:00+08:00")
+    late_claim = f.claim(claim_id="C9", order_id="O9", medical_cost_fen="30000",
+                         incident_at=f"{DAY}T12:20:00+08:00", reported_at=f"{DAY}T12:45:00+08:00",
+                         payee_account=f.card_number("62220999999999999"))
+    drop(env, "orders", "didi", DAY, "orders-late.csv", f.csv_text([late_order]).encode())
+    drop(env, "claims", "didi", DAY, "claims-late.csv", f.csv_text([late_claim]).encode())
+    before = outbox_files(env, DAY)
+    result = run(DAY)
+    assert (result["items"], outbox_files(env, DAY)) == (2, before)  # the day's batches and files unchanged
+    assert work_list() == ["C9"]
+    with Session(engine_for(load_settings().database_url)) as session:
+        approvals = session.execute(select(func.count()).select_from(LedgerTransaction)
+                                    .where(LedgerTransaction.kind == "approve")).scalar_one()
+    assert approvals == 3  # approved by the re-run
+    next_day = DAY + timedelta(days=1)
+    result = run(next_day)
+    assert (result["items"], result["total_fen"]) == (1, 30000)
+    assert work_list() == []
