@@ -47,6 +47,7 @@ from claims.ledger.bulk import fetch_tuples, insert_rows
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
+    Decision,
     LedgerTransaction,
     PayoutBatch,
     PayoutItem,
@@ -84,7 +85,8 @@ _RENDER_FIELDS = ["end_to_end_id", "platform_code", "claim_id", "amount_fen", "p
 #: looks at, and the rows it removes once they are settled. Rows added meanwhile by
 #: another transaction are not in it, so they stay for the next run.
 _WORK_SEEN = "payouts_work_seen"
-WORK_CLAIMS = f"(SELECT DISTINCT platform_code, claim_id FROM {_WORK_SEEN})"
+#: Their claims, once each; ``keep`` marks those whose rows must stay on the list.
+_WORK_CLAIMS = "payouts_work_claims"
 #: What the day owes, per claim, before it is numbered into batches.
 _OWED_TABLE = "payouts_owed"
 _OWED_COLUMNS = ["platform_code", "claim_id", "decision_id", "amount_fen", "instalment", "returned_items",
@@ -109,17 +111,17 @@ WITH latest AS (
     SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
            ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
                               ORDER BY d.business_day DESC, d.id DESC) AS newest_first
-    FROM {WORK_CLAIMS} w
+    FROM {_WORK_CLAIMS} w
     JOIN decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
     WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
 ),
 items AS (
     SELECT i.platform_code, i.claim_id, i.amount_fen AS covered_fen, i.instalment, 0 AS returned
-    FROM {WORK_CLAIMS} w
+    FROM {_WORK_CLAIMS} w
     JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id AND i.returned_on IS NULL
     UNION ALL
     SELECT i.platform_code, i.claim_id, 0, i.instalment, 1
-    FROM {WORK_CLAIMS} w
+    FROM {_WORK_CLAIMS} w
     JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id
                       AND i.returned_on IS NOT NULL
 ),
@@ -154,10 +156,17 @@ LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.
 """).bindparams(bindparam("day", type_=Date))
 
 
-_READ_WORK = text(
-    f"INSERT INTO {_WORK_SEEN} (id, platform_code, claim_id) "
-    "SELECT id, platform_code, claim_id FROM payout_work WHERE business_day <= :day"
-).bindparams(bindparam("day", type_=Date))
+_READ_WORK = (
+    text(f"CREATE TEMPORARY TABLE {_WORK_SEEN} (id BIGINT PRIMARY KEY, platform_code VARCHAR(32) NOT NULL, "
+         "claim_id VARCHAR(64) NOT NULL)"),
+    text(f"INSERT INTO {_WORK_SEEN} (id, platform_code, claim_id) "
+         "SELECT id, platform_code, claim_id FROM payout_work WHERE business_day <= :day"
+         ).bindparams(bindparam("day", type_=Date)),
+    text(f"CREATE TEMPORARY TABLE {_WORK_CLAIMS} (platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, "
+         "keep INTEGER NOT NULL, PRIMARY KEY (platform_code, claim_id))"),
+    text(f"INSERT INTO {_WORK_CLAIMS} (platform_code, claim_id, keep) "
+         f"SELECT DISTINCT platform_code, claim_id, 0 FROM {_WORK_SEEN}"),
+)
 
 
 def _number_items(dialect: str) -> TextClause:
@@ -329,7 +338,7 @@ class Paymaster:
         """An 'approve' transaction per payable decision not yet posted: the claim's
         approved total moves to the new amount (a raise adds the difference, a cut
         reverses some)."""
-        post_approvals(session, day, WORK_CLAIMS)
+        post_approvals(session, day, _WORK_CLAIMS)
 
     # -- batches ----------------------------------------------------------------------------
     def _prepare(self, session: Session, day: date) -> None:
@@ -342,21 +351,22 @@ class Paymaster:
         Python; the rare claims re-paid after a return are settled in between."""
         connection = session.connection()
         staged = _STAGED_ITEMS.name
-        for name in (staged, _OWED_TABLE, _WORK_SEEN):
+        for name in (staged, _OWED_TABLE, _WORK_SEEN, _WORK_CLAIMS):
             connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE TEMPORARY TABLE {_WORK_SEEN} (id BIGINT PRIMARY KEY, "
-                                "platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL)"))
-        connection.execute(_READ_WORK, {"day": day})
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f"ANALYZE {_WORK_SEEN}"))  # autovacuum never analyses temporary tables
-        if session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first():
+        for statement in _READ_WORK:
+            connection.execute(statement, {"day": day})
+        if connection.dialect.name == "postgresql":  # autovacuum never analyses temporary tables
+            connection.execute(text(f"ANALYZE {_WORK_SEEN}"))
+            connection.execute(text(f"ANALYZE {_WORK_CLAIMS}"))
+        if self._closed(session, day):
             self._approve(session, day)
             connection.execute(text(f"DROP TABLE {_WORK_SEEN}"))
-            return  # prepared before: a re-run adds no batch (what it owes is paid the next day)
+            connection.execute(text(f"DROP TABLE {_WORK_CLAIMS}"))
+            return  # a re-run adds no batch to a prepared or released day: what it owes is paid the next day
         _STAGED_ITEMS.create(connection)
         connection.execute(text(_CREATE_OWED_TABLE))
         connection.execute(_OWED_INTO_TABLE, {"day": day})
-        waiting = self._repay_returned(session)
+        self._repay_returned(session)
         connection.execute(_number_items(connection.dialect.name), {"day": day, "stamp": f"{day:%Y%m%d}"})
         connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
         batches_planned = connection.execute(text(
@@ -364,7 +374,7 @@ class Paymaster:
             "GROUP BY batch_id, province_code ORDER BY province_code, MIN(seq)")).all()
         if not batches_planned:
             self._approve(session, day)
-            self._settle_work(session, waiting)
+            self._settle_work(session, day)
             connection.execute(text(f"DROP TABLE {staged}"))
             return
         _names, rows = fetch_tuples(connection, text(
@@ -405,30 +415,46 @@ class Paymaster:
         if not items_first:
             connection.execute(_INSERT_STAGED_ITEMS)
         connection.execute(text(f"DROP TABLE {staged}"))
-        self._settle_work(session, waiting)
+        self._settle_work(session, day)
 
     @staticmethod
-    def _settle_work(session: Session, waiting: list[dict[str, str]]) -> None:
-        """Remove the work list rows this run read: their claims are paid, or owe
-        nothing; except the claims still waiting for an amended account."""
-        connection = session.connection()
-        if waiting:
-            connection.execute(text(f"DELETE FROM {_WORK_SEEN} WHERE platform_code = :platform_code "
-                                    "AND claim_id = :claim_id"), waiting)
-        connection.execute(text(f"DELETE FROM payout_work WHERE id IN (SELECT id FROM {_WORK_SEEN})"))
-        connection.execute(text(f"DROP TABLE {_WORK_SEEN}"))
+    def _closed(session: Session, day: date) -> bool:
+        """Prepared (it has batches) or released (an empty day's manifest is out)."""
+        return bool(session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first()
+                    or session.get(PayoutRelease, day) is not None)
 
-    def _repay_returned(self, session: Session) -> list[dict[str, str]]:
+    @staticmethod
+    def _settle_work(session: Session, day: date) -> None:
+        """Remove the work list rows this run read: their claims, judged as of
+        ``day``, are paid or owe nothing. Kept: claims waiting for an amended
+        account (marked by _repay_returned), and claims with a payable decision
+        after ``day`` (a run of an old day judged them on old facts: a later day
+        looks again)."""
+        connection = session.connection()
+        latest = session.execute(select(func.max(Decision.business_day))).scalar()
+        if latest is not None and latest > day:  # only when an old day is run
+            connection.execute(text(
+                f"UPDATE {_WORK_CLAIMS} SET keep = 1 WHERE EXISTS (SELECT 1 FROM decision d "
+                f"WHERE d.platform_code = {_WORK_CLAIMS}.platform_code AND d.claim_id = {_WORK_CLAIMS}.claim_id "
+                "AND d.payable_fen IS NOT NULL AND d.business_day > :day)").bindparams(bindparam("day", type_=Date)),
+                {"day": day})
+        connection.execute(text(
+            f"DELETE FROM payout_work WHERE id IN (SELECT s.id FROM {_WORK_SEEN} s JOIN {_WORK_CLAIMS} c "
+            "ON c.platform_code = s.platform_code AND c.claim_id = s.claim_id WHERE c.keep = 0)"))
+        connection.execute(text(f"DROP TABLE {_WORK_SEEN}"))
+        connection.execute(text(f"DROP TABLE {_WORK_CLAIMS}"))
+
+    def _repay_returned(self, session: Session) -> None:
         """Owed claims with a returned item: paid again only to an amended account
         (otherwise dropped from the day), under the instalment of the returned item
         that no live item covers yet. Three queries for all of them (returned
-        items are found through their partial index). Returns the claims left
-        waiting."""
+        items are found through their partial index). A claim left waiting keeps
+        its place on the work list."""
         owed = session.execute(text(
             f"SELECT platform_code, claim_id, payee_account_enc FROM {_OWED_TABLE} WHERE returned_items > 0 "
             "ORDER BY platform_code, claim_id")).all()
         if not owed:
-            return []
+            return
         items: dict[bool, dict[tuple[str, str], list[tuple[int, str]]]] = {True: defaultdict(list),
                                                                           False: defaultdict(list)}
         for returned in (True, False):
@@ -448,13 +474,14 @@ class Paymaster:
             instalment = min((i for i, _account in failed if i not in live), default=None)
             if instalment is not None:
                 moved.append(dict(key, instalment=instalment))
-        if dropped:
-            session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE platform_code = :platform_code "
+        if dropped:  # (the claims table has the claims as its key: one lookup each, then one delete)
+            session.execute(text(f"UPDATE {_WORK_CLAIMS} SET keep = 1 WHERE platform_code = :platform_code "
                                  "AND claim_id = :claim_id"), dropped)
+            session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE (platform_code, claim_id) IN "
+                                 f"(SELECT platform_code, claim_id FROM {_WORK_CLAIMS} WHERE keep = 1)"))
         if moved:
             session.execute(text(f"UPDATE {_OWED_TABLE} SET instalment = :instalment "
                                  "WHERE platform_code = :platform_code AND claim_id = :claim_id"), moved)
-        return dropped
 
     def _render_with_digests(self, *batch: object) -> tuple[bytes, bytes, str, str]:
         csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]

@@ -376,3 +376,60 @@ def test_a_claim_approved_on_a_re_run_of_a_paid_day_is_paid_the_next_day(env: Pa
     result = run(next_day)
     assert (result["items"], result["total_fen"]) == (1, 30000)
     assert work_list() == []
+
+
+def test_a_late_run_of_an_old_day_leaves_a_claim_with_later_decisions_listed(env: Path) -> None:
+    """Day 2's payout task fails and is retried after days 3 and 4: by then C0 was
+    amended, raised to 60,000 by a determination and paid the difference. The
+    retry applies day 2's bank return (C0's payment failed) and judges C0 as of
+    day 2; C0 must stay listed, so that day 5 pays what is still owed and the
+    claim ends with exactly its approved amount live."""
+    from claims.ingest.checks import BANK_RETURN_COLUMNS
+    from tests.ingest.test_pipeline import determination_csv, drop_feed
+
+    land_claims(env, DAY, 2)
+    run(DAY)
+    d2, d3, d4, d5 = (DAY + timedelta(days=n) for n in (1, 2, 3, 4))
+    batch = "PO20250901110000001"
+    drop_feed(env, "bank_returns", d2, "bank.csv", f.csv_text([
+        {"batch_id": batch, "end_to_end_id": f"{batch}0001", "status": "failed", "failure_code": "AC04",
+         "failure_reason": "closed account", "processed_at": f"{d2}T09:00:00+08:00"}], BANK_RETURN_COLUMNS).encode())
+    facts = {"claim_id": "C0", "order_id": "O0", "incident_at": f"{DAY}T12:20:00+08:00",
+             "reported_at": f"{DAY}T12:45:00+08:00", "payee_account": f.card_number("62220777777777777")}
+    drop(env, "claims", "didi", d2, "payee.csv", f.csv_text([f.claim(**facts, medical_cost_fen="45000")]).encode())
+    for source in ("orders", "claims", "determinations", "bank_returns"):
+        ingest_source(source, d2)
+    publish_day(d2)
+    adjudicate_day(d2)  # (day 2's payout task fails here)
+    drop(env, "claims", "didi", d3, "amended.csv", f.csv_text([f.claim(**facts, medical_cost_fen="60000")]).encode())
+    run(d3)  # standard review
+    drop_feed(env, "determinations", d4, "hrss.csv", determination_csv([
+        {"claim_id": "C0", "platform_code": "didi", "decision": "approved", "approved_amount_fen": "60000",
+         "reason": "", "decided_at": f"{d4}T10:00:00+08:00", "decided_by": "HRSS"}]))
+    assert run(d4)["total_fen"] == 15000  # the raise
+    pay_day(d2)  # the retry: the return reverses 45,000, and 30,000 is owed as of day 2
+    assert "C0" in work_list()
+    run(d5)
+    with Session(engine_for(load_settings().database_url)) as session:
+        live = session.execute(select(func.sum(PayoutItem.amount_fen)).where(
+            PayoutItem.claim_id == "C0", PayoutItem.returned_on.is_(None))).scalar_one()
+    assert (live, work_list()) == (60000, [])
+
+
+def test_a_late_file_on_a_released_day_without_payouts_is_paid_the_next_day(env: Path) -> None:
+    """A day with nothing to pay is released with an empty manifest: a re-run that
+    finds a late claim must not add batches to it (its manifest is published);
+    the claim stays listed and the next day pays it."""
+    assert run(DAY)["items"] == 0
+    before = outbox_files(env, DAY)
+    late_order = f.order(order_id="O9", province_code="110000", city_code="110100",
+                         accepted_at=f"{DAY}T12:00:00+08:00", completed_at=f"{DAY}T12:40:00+08:00")
+    late_claim = f.claim(claim_id="C9", order_id="O9", medical_cost_fen="30000",
+                         incident_at=f"{DAY}T12:20:00+08:00", reported_at=f"{DAY}T12:45:00+08:00",
+                         payee_account=f.card_number("62220999999999999"))
+    drop(env, "orders", "didi", DAY, "orders-late.csv", f.csv_text([late_order]).encode())
+    drop(env, "claims", "didi", DAY, "claims-late.csv", f.csv_text([late_claim]).encode())
+    assert run(DAY)["items"] == 0
+    assert outbox_files(env, DAY) == before and work_list() == ["C9"]
+    result = run(DAY + timedelta(days=1))
+    assert (result["items"], result["total_fen"], work_list()) == (1, 30000, [])
