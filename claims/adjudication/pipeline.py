@@ -495,7 +495,7 @@ class Adjudicator:
             "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
         }
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
-        if approved:
+        if row["payable_fen"] is not None:  # the payout run's work list
             session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
                                                   "reason": "payable"}])
         applied_today.add(key)
