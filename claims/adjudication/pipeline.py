@@ -423,14 +423,14 @@ class Adjudicator:
 
     def _duplicates(self, session: Session, day: date) -> dict[tuple[str, str], str]:
         """Earlier claims of the same worker, order and incident (rules.find_duplicates
-        decides, over every claim filed for the orders that more than one claim names)."""
-        shared = read_frame(session, _query(
+        decides, over every claim filed for the orders that another claim names too)."""
+        shared = read_frame(session, _query(  # (one index seek per wanted version finds the shared orders)
             "SELECT v.id, v.platform_code, v.claim_id, v.order_id, v.worker_ref, v.incident_at, v.reported_at, "
             "v.partition_date, v.file_name, v.line, v.business_day FROM claim_version v JOIN ("
-            "  SELECT c.platform_code, c.order_id FROM claim_version c JOIN ("
-            f"    SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v {_join_wanted('v')} "
-            "     WHERE v.business_day <= :day) k ON k.platform_code = c.platform_code AND k.order_id = c.order_id"
-            "  WHERE c.business_day <= :day GROUP BY c.platform_code, c.order_id HAVING COUNT(DISTINCT c.claim_id) > 1"
+            f"  SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v {_join_wanted('v')} "
+            "   WHERE v.business_day <= :day AND EXISTS (SELECT 1 FROM claim_version c "
+            "     WHERE c.platform_code = v.platform_code AND c.order_id = v.order_id AND c.claim_id <> v.claim_id "
+            "       AND c.business_day <= :day)"
             ") s ON s.platform_code = v.platform_code AND s.order_id = v.order_id WHERE v.business_day <= :day"),
             {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"])
         if shared.empty:

@@ -182,3 +182,20 @@ def test_a_run_that_failed_half_way_leaves_nothing_behind(env: Path, monkeypatch
     assert summary["decided"] == {"fast_track": 2}
     assert summary["orders_linked"] == 2  # the failed run's links were rolled back with it
     assert set(decisions(env)) == {"C1", "C2"}
+
+
+def test_a_duplicate_filed_on_a_later_day_is_found_against_the_earlier_claim(env: Path) -> None:
+    """The earlier claim is not among the day's claims: the shared order is found in
+    the ledger, and only the first of the pair keeps its fast track."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O4"), f.order(order_id="O5")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="FIRST", order_id="O4"),
+                                                          f.claim(claim_id="ALONE", order_id="O5")))
+    run(DAY)
+    later = DAY + timedelta(days=1)
+    drop(env, "claims", "didi", later, "c.csv", claims_file(f.claim(claim_id="SECOND", order_id="O4",
+                                                                    reported_at="2025-09-01T13:00:00+08:00")))
+    run(later)
+    first, second = decisions(env)["FIRST"], decisions(env, later)
+    assert (first["outcome"], first["reason_codes"]) == ("fast_track", "")
+    assert {k: (v["outcome"], v["reason_codes"]) for k, v in second.items()} == {
+        "SECOND": ("standard_review", "DUPLICATE_CLAIM")}
