@@ -67,6 +67,17 @@ def work_list() -> list[str]:
         return sorted({claim for (claim,) in session.execute(select(PayoutWork.claim_id))})
 
 
+def land_late_claim(root: Path) -> None:
+    """A late file on DAY: claim C9 of 30,000 fen and its order."""
+    late_order = f.order(order_id="O9", province_code="110000", city_code="110100",
+                         accepted_at=f"{DAY}T12:00:00+08:00", completed_at=f"{DAY}T12:40:00+08:00")
+    late_claim = f.claim(claim_id="C9", order_id="O9", medical_cost_fen="30000",
+                         incident_at=f"{DAY}T12:20:00+08:00", reported_at=f"{DAY}T12:45:00+08:00",
+                         payee_account=f.card_number("62220999999999999"))
+    drop(root, "orders", "didi", DAY, "orders-late.csv", f.csv_text([late_order]).encode())
+    drop(root, "claims", "didi", DAY, "claims-late.csv", f.csv_text([late_claim]).encode())
+
+
 def outbox_files(root: Path, day: date) -> dict[str, bytes]:
     base = root / "outbox" / "payouts" / f"date={day.isoformat()}"
     return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
@@ -357,13 +368,7 @@ def test_a_claim_approved_on_a_re_run_of_a_paid_day_is_paid_the_next_day(env: Pa
     list until the next day pays it."""
     land_claims(env, DAY, 2)
     run(DAY)
-    late_order = f.order(order_id="O9", province_code="110000", city_code="110100",
-                         accepted_at=f"{DAY}T12:00:00+08:00", completed_at=f"{DAY}T12:40:00+08:00")
-    late_claim = f.claim(claim_id="C9", order_id="O9", medical_cost_fen="30000",
-                         incident_at=f"{DAY}T12:20:00+08:00", reported_at=f"{DAY}T12:45:00+08:00",
-                         payee_account=f.card_number("62220999999999999"))
-    drop(env, "orders", "didi", DAY, "orders-late.csv", f.csv_text([late_order]).encode())
-    drop(env, "claims", "didi", DAY, "claims-late.csv", f.csv_text([late_claim]).encode())
+    land_late_claim(env)
     before = outbox_files(env, DAY)
     result = run(DAY)
     assert (result["items"], outbox_files(env, DAY)) == (2, before)  # the day's batches and files unchanged
@@ -422,13 +427,7 @@ def test_a_late_file_on_a_released_day_without_payouts_is_paid_the_next_day(env:
     the claim stays listed and the next day pays it."""
     assert run(DAY)["items"] == 0
     before = outbox_files(env, DAY)
-    late_order = f.order(order_id="O9", province_code="110000", city_code="110100",
-                         accepted_at=f"{DAY}T12:00:00+08:00", completed_at=f"{DAY}T12:40:00+08:00")
-    late_claim = f.claim(claim_id="C9", order_id="O9", medical_cost_fen="30000",
-                         incident_at=f"{DAY}T12:20:00+08:00", reported_at=f"{DAY}T12:45:00+08:00",
-                         payee_account=f.card_number("62220999999999999"))
-    drop(env, "orders", "didi", DAY, "orders-late.csv", f.csv_text([late_order]).encode())
-    drop(env, "claims", "didi", DAY, "claims-late.csv", f.csv_text([late_claim]).encode())
+    land_late_claim(env)
     assert run(DAY)["items"] == 0
     assert outbox_files(env, DAY) == before and work_list() == ["C9"]
     result = run(DAY + timedelta(days=1))
