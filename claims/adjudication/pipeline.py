@@ -125,13 +125,39 @@ def _query(sql: str) -> TextClause:
     return query
 
 
-def _versions(session: Session, day: date, wanted: str) -> pd.DataFrame:
-    """Every version loaded by runs up to ``day`` of the wanted claims."""
-    return read_frame(
-        session, _query(f"SELECT {', '.join('v.' + name for name in VERSION_COLUMNS)} FROM claim_version v "
-                        f"{_join_wanted('v', wanted)} WHERE v.business_day <= :day"),
-        {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"],
+#: The order a version names, as linked by earlier runs (``claim_order``), beside the version.
+LINKED_ORDER_COLUMNS = {"worker_ref": "order_worker_ref", "province_code": "order_province_code",
+                        "accepted_at": "order_accepted_at", "completed_at": "order_completed_at"}
+
+
+def _versions(session: Session, day: date, wanted: str, with_orders: bool = False) -> pd.DataFrame:
+    """Every version loaded by runs up to ``day`` of the wanted claims; with
+    ``with_orders``, also the linked order's LINKED_ORDER_COLUMNS (null where the
+    order is not linked yet) and ``order_linked``, in the same query."""
+    columns = ", ".join("v." + name for name in VERSION_COLUMNS)
+    joined = ""
+    datetimes = ["incident_at", "reported_at"]
+    if with_orders:
+        columns += ", o.id AS order_link, " + ", ".join(f"o.{name} AS {alias}"
+                                                       for name, alias in LINKED_ORDER_COLUMNS.items())
+        joined = "LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
+        datetimes += ["order_accepted_at", "order_completed_at"]
+    versions = read_frame(
+        session, _query(f"SELECT {columns} FROM claim_version v {_join_wanted('v', wanted)} {joined}"
+                        "WHERE v.business_day <= :day"),
+        {"day": day}, dates=["partition_date", "business_day"], datetimes=datetimes,
         bools=["disability_assessment", "liability_disputed"])
+    if with_orders:
+        versions["order_linked"] = versions.pop("order_link").notna()
+    return versions
+
+
+def _linked(current: pd.DataFrame) -> pd.DataFrame:
+    """The orders linked by earlier runs that the current versions name."""
+    linked = current[current["order_linked"].to_numpy(dtype=bool)]
+    linked = linked[["platform_code", "order_id", *LINKED_ORDER_COLUMNS.values()]].rename(
+        columns={alias: name for name, alias in LINKED_ORDER_COLUMNS.items()})
+    return linked.drop_duplicates(["platform_code", "order_id"]).reset_index(drop=True)
 
 
 def _latest(session: Session, day: date, wanted: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -260,13 +286,23 @@ class Adjudicator:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake") as pool:
             # the lake is read (Arrow, mostly without the GIL) while the ledger answers the rest
             reading = pool.submit(read_lake, self.lake, search)
-            current = _current(_versions(session, day, WANTED_TABLE))
-            known = self._linked_orders(session, day)
+            versions = _versions(session, day, WANTED_TABLE, with_orders=True)
+            current = _current(versions)
+            known = _linked(current)
+            current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
             to_decide, after_payment, duplicate_of = self._select(session, day, current)
             found = reading.result()
         result.orders_linked += save_links(session, found)
+        decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
+        if decided is not None:
+            self._record(session, day, *decided, result)
+
+    def _decide(self, to_decide: pd.DataFrame, known: pd.DataFrame, found: pd.DataFrame,
+                after_payment: dict[tuple[str, str], str], duplicate_of: dict[tuple[str, str], str], day: date,
+                ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The claims to decide with their orders' facts, and the verdicts (no ledger access)."""
         if to_decide.empty:
-            return
+            return None
         linked = found[known.columns] if known.empty else known if found.empty else pd.concat(
             [known, found[known.columns]], ignore_index=True)  # (concatenating an empty frame costs a conversion)
         orders = _order_facts(linked)
@@ -284,7 +320,7 @@ class Adjudicator:
             decided_frame.loc[amended, "outcome"] = "standard_review"
             decided_frame.loc[amended, "reasons"] = "AMENDED_AFTER_PAYMENT"
             decided_frame.loc[amended, "amount_fen"] = pd.NA
-        self._record(session, day, frame, decided_frame, result)
+        return frame, decided_frame
 
     def _select(self, session: Session, day: date, current: pd.DataFrame
                 ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str]]:
@@ -404,22 +440,13 @@ class Adjudicator:
         linked yet (a light query: the search starts before the claims are read)."""
         incident_day = _shanghai_date(session.connection().dialect.name, "v.incident_at")
         _names, rows = fetch_tuples(session, _query(
-            f"SELECT DISTINCT v.platform_code, {incident_day}, v.order_id FROM claim_version v "
+            f"SELECT v.platform_code, {incident_day}, v.order_id FROM claim_version v "  # (plan_lake_search groups)
             f"{_join_wanted('v')} LEFT JOIN claim_order o "
             "ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
             "WHERE v.business_day <= :day AND o.id IS NULL"), {"day": day})
         as_date = functools.cache(lambda value: value if isinstance(value, date) else date.fromisoformat(value))
         return plan_lake_search(session, day, ((platform, as_date(local), order) for platform, local, order in rows),
                                 self.policy.coverage_grace)
-
-    def _linked_orders(self, session: Session, day: date) -> pd.DataFrame:
-        """The orders of the wanted claims linked by earlier runs (``claim_order``)."""
-        return read_frame(session, _query(
-            "SELECT o.platform_code, o.order_id, o.worker_ref, o.province_code, o.accepted_at, o.completed_at "
-            "FROM claim_order o JOIN (SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v "
-            f"{_join_wanted('v')} WHERE v.business_day <= :day) k "
-            "ON k.platform_code = o.platform_code AND k.order_id = o.order_id"), {"day": day},
-            datetimes=["accepted_at", "completed_at"])
 
     def _duplicates(self, session: Session, day: date) -> dict[tuple[str, str], str]:
         """Earlier claims of the same worker, order and incident (rules.find_duplicates
