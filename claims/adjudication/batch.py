@@ -21,7 +21,6 @@ from claims.adjudication.rules import (
     STANDARD_REVIEW,
     Policy,
     RuleBook,
-    RuleSet,
 )
 
 US_PER_DAY = 86_400_000_000
@@ -38,46 +37,56 @@ COLUMNS = (
 
 
 def _days(values: pd.Series) -> np.ndarray:
-    """Dates as days since 1970-01-01."""
-    return np.array([(value - EPOCH).days for value in values], dtype=np.int64)
+    """Dates as days since 1970-01-01 (each distinct date converted once)."""
+    codes, uniques = distinct(values.to_numpy(dtype=object))
+    return np.array([(value - EPOCH).days for (value,) in uniques], dtype=np.int64)[codes]
+
+
+def distinct(*columns: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """The distinct rows of equal-length columns (None is a value too): a code per
+    row, and the distinct rows as tuples, so that per-row work is done once per
+    distinct row and spread back with ``np.array(results)[codes]``."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    rows: list[tuple] = [()]
+    for column in columns:
+        column_codes, values = pd.factorize(column, use_na_sentinel=False)
+        values = np.asarray(values, dtype=object)
+        values[pd.isna(values)] = None  # (pandas gives a missing value back as NaN)
+        codes, combined = pd.factorize(codes * len(values) + column_codes)
+        rows = [(*rows[value // len(values)], values[value % len(values)]) for value in combined.tolist()]
+    return codes, rows
 
 
 def decide(frame: pd.DataFrame, book: RuleBook, decided_on: date, policy: Policy) -> pd.DataFrame:
     """Outcome, reasons (';'-joined, in the engine's order), rule set and amount for
     every row. ``completed_us`` is NaN for a cancelled order; ``duplicate_of`` is
-    None unless an earlier claim of the same worker, order and incident exists."""
+    None unless an earlier claim of the same worker, order and incident exists.
+    Whatever depends only on the rule set (and the claim's treatment or documents)
+    is worked out once per distinct combination, then spread over the rows."""
     n = len(frame)
     found = frame["order_found"].to_numpy(dtype=bool)
     province = np.where(found, frame["order_province_code"].fillna("").to_numpy(dtype=object),
                         frame["incident_province_code"].to_numpy(dtype=object))
-    filed_on = frame["filed_on"].to_numpy(dtype=object)
-    keys = pd.Series(list(zip(province, filed_on, strict=True)), dtype=object)
-    chosen: dict[tuple[str, date], RuleSet] = {key: book.select(*key) for key in set(keys)}
-    rule_sets = keys.map(chosen)
-    versions = np.array([rule_set.rule_version for rule_set in rule_sets], dtype=object)
-    names = np.array([rule_set.rule_set for rule_set in rule_sets], dtype=object)
+    key_codes, keys = distinct(province, frame["filed_on"].to_numpy(dtype=object))
+    chosen = [book.select(*key) for key in keys]  # the rule set of each distinct (province, filing date)
 
-    def param(getter):  # type: ignore[no-untyped-def]
-        values = {key: getter(rule_set) for key, rule_set in chosen.items()}
-        return keys.map(values).to_numpy()
+    def param(getter, dtype):  # type: ignore[no-untyped-def]
+        return np.array([getter(rule_set) for rule_set in chosen], dtype=dtype)[key_codes]
 
-    max_inpatient = param(lambda r: r.fast_track.max_inpatient_days).astype(np.int64)
-    cap = param(lambda r: np.nan if r.fast_track.cost_cap_fen is None else r.fast_track.cost_cap_fen).astype(float)
-    no_assessment = param(lambda r: r.fast_track.no_disability_assessment).astype(bool)
-    undisputed = param(lambda r: r.fast_track.undisputed).astype(bool)
-    filing_limit = param(lambda r: r.fast_track.filing_deadline_days).astype(np.int64)
+    versions = param(lambda r: r.rule_version, object)
+    names = param(lambda r: r.rule_set, object)
+    max_inpatient = param(lambda r: r.fast_track.max_inpatient_days, np.int64)
+    cap = param(lambda r: np.nan if r.fast_track.cost_cap_fen is None else r.fast_track.cost_cap_fen, float)
+    no_assessment = param(lambda r: r.fast_track.no_disability_assessment, bool)
+    undisputed = param(lambda r: r.fast_track.undisputed, bool)
+    filing_limit = param(lambda r: r.fast_track.filing_deadline_days, np.int64)
 
-    treatment = frame["treatment"].to_numpy(dtype=object)
-    documents = (";" + frame["documents"].fillna("").astype(str) + ";")
-    allowed = np.zeros(n, dtype=bool)
-    complete = np.ones(n, dtype=bool)
-    by_rule_set = pd.Series(range(n)).groupby(rule_sets.map(lambda r: r.rule_version).to_numpy())
-    for _version, rows in by_rule_set:
-        index = rows.to_numpy()
-        rules = rule_sets.iloc[index[0]].fast_track
-        allowed[index] = np.isin(treatment[index], list(rules.allowed_treatments))
-        for document in rules.required_documents:
-            complete[index] &= documents.iloc[index].str.contains(f";{document};", regex=False).to_numpy()
+    treatment_codes, treatment_pairs = distinct(key_codes, frame["treatment"].to_numpy(dtype=object))
+    allowed = np.array([treatment in chosen[key].fast_track.allowed_treatments
+                        for key, treatment in treatment_pairs], dtype=bool)[treatment_codes]
+    document_codes, document_pairs = distinct(key_codes, frame["documents"].to_numpy(dtype=object))
+    complete = np.array([set(chosen[key].fast_track.required_documents) <= set((documents or "").split(";"))
+                         for key, documents in document_pairs], dtype=bool)[document_codes]
 
     incident = frame["incident_us"].to_numpy(dtype=np.int64)
     accepted = frame["accepted_us"].fillna(0).to_numpy(dtype=np.int64)
@@ -101,13 +110,13 @@ def decide(frame: pd.DataFrame, book: RuleBook, decided_on: date, policy: Policy
         (frame["duplicate_of"].isna().to_numpy(), "DUPLICATE_CLAIM"),
         (first_filed - reported_day <= filing_limit, "FILED_LATE"),
     ]
-    reasons = np.full(n, "", dtype=object)
-    failed_any = np.zeros(n, dtype=bool)
-    for passed, code in checks:
-        failing = ~passed & found
-        reasons = np.where(failing, reasons + ";" + code, reasons)
-        failed_any |= failing
-    reasons = np.array([text[1:] for text in reasons], dtype=object)
+    failed = np.zeros(n, dtype=np.int64)  # bit i: check i failed
+    for bit, (passed, _code) in enumerate(checks):
+        failed |= (~passed & found).astype(np.int64) << bit
+    failed_any = failed != 0
+    mask_codes, masks = distinct(failed)
+    reasons = np.array([";".join(code for bit, (_passed, code) in enumerate(checks) if int(mask) >> bit & 1)
+                        for (mask,) in masks], dtype=object)[mask_codes]
 
     waited = (decided_on - EPOCH).days - first_filed
     gave_up = waited >= policy.pending_max_days

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Date, Engine, TextClause, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
-from claims.adjudication.batch import decide
+from claims.adjudication.batch import decide, distinct
 from claims.adjudication.orders import LakeSearch, plan_lake_search, read_lake, save_links
 from claims.adjudication.rules import (
     ClaimFacts,
@@ -180,6 +180,9 @@ def _current(versions: pd.DataFrame) -> pd.DataFrame:
     with the first version's filing date (the earliest partition date)."""
     if versions.empty:
         return versions.assign(first_filed_on=pd.Series(dtype=object))
+    if not versions.duplicated(["platform_code", "claim_id"]).any():  # one version each (the usual day): no ranking
+        single = versions.assign(first_filed_on=versions["partition_date"])
+        return single.sort_values(["platform_code", "claim_id"], kind="stable").reset_index(drop=True)
     ordinal = versions["partition_date"].map({d: d.toordinal() for d in set(versions["partition_date"])})
     ordered = versions.assign(_day=ordinal.astype("int64"), _line=versions["line"].astype("int64")).sort_values(
         ["platform_code", "claim_id", "_day", "file_name", "_line"], kind="stable")
@@ -351,35 +354,41 @@ class Adjudicator:
         outcomes = verdicts["outcome"].to_numpy(dtype=object)
         rule_versions = verdicts["rule_version"].to_numpy(dtype=object)
         first_filed = frame["first_filed_on"].to_numpy(dtype=object)
-        deadlines = {key: self._deadlines(self.book.get(key[0]), key[1], key[2])
-                     for key in set(zip(rule_versions, outcomes, first_filed, strict=True))}
+        duplicate_of = np.array([None if value is None or value != value else value
+                                 for value in frame["duplicate_of"].tolist()], dtype=object)
+        # deadlines and notes depend on these four only: worked out once per distinct combination
+        codes, keys = distinct(rule_versions, outcomes, first_filed, duplicate_of)
+        deadlines = {key[:3]: self._deadlines(self.book.get(key[0]), key[1], key[2]) for key in keys}
         policy_note = {"coverage_grace_seconds": int(self.policy.coverage_grace.total_seconds()),
                        "pending_max_days": self.policy.pending_max_days}
-        notes: dict[tuple, str] = {}
-        duplicate_of = frame["duplicate_of"].to_numpy(dtype=object)
-        reasons = verdicts["reasons"].to_numpy(dtype=object)
-        amounts = verdicts["amount_fen"].to_numpy(dtype=object)
-        rule_sets = verdicts["rule_set"].to_numpy(dtype=object)
-        keys = list(zip(rule_versions.tolist(), outcomes.tolist(), first_filed.tolist(), strict=True))
-        duplicates = [None if value is None or value != value else value for value in duplicate_of.tolist()]
-        for key, duplicate in set(zip(keys, duplicates, strict=True)):
-            confirm_by, pay_by, estimated = deadlines[key]
-            notes[(key, duplicate)] = json.dumps(dict(
-                policy_note, duplicate_of=duplicate,
+        notes = []
+        for key in keys:
+            confirm_by, pay_by, estimated = deadlines[key[:3]]
+            notes.append(json.dumps(dict(
+                policy_note, duplicate_of=key[3],
                 deadlines={"confirm_by": confirm_by.isoformat() if confirm_by else None,
                            "pay_by": pay_by.isoformat() if pay_by else None, "calendar_estimated": estimated},
-            ), sort_keys=True)
-        flagged = np.array([deadlines[key][2] for key in keys], dtype=bool)
+            ), sort_keys=True))
+
+        def spread(values: list) -> list:  # one value per distinct combination -> one per row
+            array = np.empty(len(values), dtype=object)
+            array[:] = values
+            return array[codes].tolist()
+
+        flagged = np.array([deadlines[key[:3]][2] for key in keys], dtype=bool)[codes]
+        reasons = verdicts["reasons"].to_numpy(dtype=object)
         reasons = np.where(flagged, np.where(reasons == "", "CALENDAR_ESTIMATED", reasons + ";CALENDAR_ESTIMATED"),
                            reasons)
+        amounts = verdicts["amount_fen"].to_numpy(dtype=object)
         decided_at = datetime.now(UTC)
-        n = len(keys)
+        n = len(codes)
         columns = dict(zip(DECISION_INSERT_COLUMNS, (
             frame["platform_code"].tolist(), frame["claim_id"].tolist(), [int(v) for v in frame["id"].tolist()],
-            [day] * n, [RULES] * n, outcomes.tolist(), reasons.tolist(), rule_sets.tolist(), rule_versions.tolist(),
+            [day] * n, [RULES] * n, outcomes.tolist(), reasons.tolist(), verdicts["rule_set"].tolist(),
+            rule_versions.tolist(),
             [None if amount is None or amount is pd.NA else int(amount) for amount in amounts.tolist()],
-            first_filed.tolist(), [deadlines[key][0] for key in keys], [deadlines[key][1] for key in keys],
-            flagged.tolist(), [notes[pair] for pair in zip(keys, duplicates, strict=True)], [decided_at] * n,
+            first_filed.tolist(), spread([deadlines[key[:3]][0] for key in keys]),
+            spread([deadlines[key[:3]][1] for key in keys]), flagged.tolist(), spread(notes), [decided_at] * n,
         ), strict=True))
         result.calendar_estimated += int(flagged.sum())
         for outcome, count in Counter(outcomes.tolist()).items():

@@ -82,3 +82,17 @@ def test_vectorised_rules_equal_the_reference_engine(cases, decided_days: int, g
         assert row["rule_version"] == reference.rule_version
         expected_amount = reference.amount_fen
         assert (None if pd.isna(row["amount_fen"]) else int(row["amount_fen"])) == expected_amount
+
+
+def test_distinct_rows_keep_none_and_give_every_row_its_code() -> None:
+    import numpy as np
+
+    from claims.adjudication.batch import distinct
+
+    first = np.array(["a", "b", "a", None, "a"], dtype=object)
+    second = np.array([date(2025, 9, 1), None, date(2025, 9, 1), None, date(2025, 9, 2)], dtype=object)
+    codes, rows = distinct(first, second)
+    assert [rows[code] for code in codes] == list(zip(first, second, strict=True))
+    assert len(rows) == 4 and (None, None) in rows  # None stays None (not NaN) in the distinct rows
+    empty_codes, empty_rows = distinct(np.array([], dtype=object))
+    assert len(empty_codes) == 0 and empty_rows == []

@@ -158,6 +158,7 @@ def test_explain_shows_every_rule_and_masks_personal_data(env: Path) -> None:
         assert rule in text
     assert "FAIL DOCUMENTS_MISSING" in text and "beijing-small-injury@2025-01" in text
     assert "outcome standard_review" in text and "confirm by" in text
+    assert "note:" not in text  # the stored facts (its note says: no duplicate) give the stored decision again
     assert f.WORKER not in text and f.ACCOUNT not in text and "张三" not in text and "张*" in text
 
 
