@@ -54,6 +54,12 @@ class DayAdjudication:
     determinations: dict[str, int] = field(default_factory=dict)
     calendar_estimated: int = 0
 
+    def count(self, rows: dict[str, list]) -> None:
+        """Count decisions by the rules (columns as ``Adjudicator._decision_rows`` gives them)."""
+        self.calendar_estimated += sum(map(bool, rows["calendar_estimated"]))
+        for outcome, count in Counter(rows["outcome"]).items():
+            self.decided[outcome] = self.decided.get(outcome, 0) + count
+
 
 #: The claims a run decides by the rules: those with a version loaded by the run of
 #: the day, and those still pending (their order may have arrived since).
@@ -259,6 +265,17 @@ def order_facts(order: ClaimOrder) -> OrderFacts:
     )
 
 
+def _insert_decisions(session: Session, day: date, columns: dict[str, list]) -> None:
+    """Insert the decisions, and the payable ones into the payout run's work list."""
+    insert_columns(session, Decision.__table__, columns)
+    payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
+    if payable:
+        insert_columns(session, PayoutWork.__table__, {
+            "platform_code": [columns["platform_code"][index] for index in payable],
+            "claim_id": [columns["claim_id"][index] for index in payable],
+            "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
+
+
 class Adjudicator:
     def __init__(self, engine: Engine, lake: Store, book: RuleBook, calendar: WorkCalendar, policy: Policy) -> None:
         self.engine = engine
@@ -297,8 +314,10 @@ class Adjudicator:
             found = reading.result()
         result.orders_linked += save_links(session, found)
         decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
-        if decided is not None:
-            self._record(session, day, *decided, result)
+        rows = self._decision_rows(day, *decided) if decided is not None else None
+        if rows is not None:
+            _insert_decisions(session, day, rows)
+            result.count(rows)
 
     def _decide(self, to_decide: pd.DataFrame, known: pd.DataFrame, found: pd.DataFrame,
                 after_payment: dict[tuple[str, str], str], duplicate_of: dict[tuple[str, str], str], day: date,
@@ -347,10 +366,9 @@ class Adjudicator:
         duplicate_of = self._duplicates(session, day) if not to_decide.empty else {}
         return to_decide, after_payment, duplicate_of
 
-    def _record(self, session: Session, day: date, frame: pd.DataFrame, verdicts: pd.DataFrame,
-                result: DayAdjudication) -> None:
-        """Insert the decisions, with deadlines and the evaluation note; deadlines and
-        notes are computed once per distinct (rule set, outcome, filing date)."""
+    def _decision_rows(self, day: date, frame: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, list]:
+        """The decisions' columns as inserted, with deadlines and the evaluation note
+        (no ledger access)."""
         outcomes = verdicts["outcome"].to_numpy(dtype=object)
         rule_versions = verdicts["rule_version"].to_numpy(dtype=object)
         first_filed = frame["first_filed_on"].to_numpy(dtype=object)
@@ -390,16 +408,7 @@ class Adjudicator:
             first_filed.tolist(), spread([deadlines[key[:3]][0] for key in keys]),
             spread([deadlines[key[:3]][1] for key in keys]), flagged.tolist(), spread(notes), [decided_at] * n,
         ), strict=True))
-        result.calendar_estimated += int(flagged.sum())
-        for outcome, count in Counter(outcomes.tolist()).items():
-            result.decided[outcome] = result.decided.get(outcome, 0) + count
-        insert_columns(session, Decision.__table__, columns)
-        payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
-        if payable:  # the payout run's work list
-            insert_columns(session, PayoutWork.__table__, {
-                "platform_code": [columns["platform_code"][index] for index in payable],
-                "claim_id": [columns["claim_id"][index] for index in payable],
-                "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
+        return columns
 
     def _after_payment(self, session: Session, day: date, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
         """For claims with a payout item: 'payee_only' when the new version changes

@@ -132,6 +132,29 @@ def test_determinations_apply_to_claims_under_review_only(env: Path) -> None:
                        "NOBODY": "DETERMINATION_UNKNOWN_CLAIM"}
 
 
+def test_decisions_by_rules_and_by_determination_are_published_in_claim_order(env: Path) -> None:
+    """A day's decisions by the rules and by determinations are listed together in
+    claim order, and a re-run renders the same bytes."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1"), f.order(order_id="O2"),
+                                                          f.order(order_id="O3")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="B-REVIEW", order_id="O1", treatment="inpatient", inpatient_days="3")))
+    run(DAY)
+    later = DAY + timedelta(days=1)
+    drop(env, "claims", "didi", later, "c.csv", claims_file(f.claim(claim_id="C-NEW", order_id="O3"),
+                                                            f.claim(claim_id="A-NEW", order_id="O2")))
+    drop_feed(env, "determinations", later, "d.csv", determination_csv([{
+        "claim_id": "B-REVIEW", "platform_code": "didi", "decision": "approved", "approved_amount_fen": "5000",
+        "reason": "", "decided_at": "2025-09-02T10:00:00+08:00", "decided_by": "HRSS"}]))
+    run(later)
+    path = env / "outbox" / "decisions" / f"date={later}" / "decisions.csv"
+    first = path.read_bytes()
+    assert [(row["claim_id"], row["reason_codes"]) for row in csv.DictReader(io.StringIO(first.decode()))] == [
+        ("A-NEW", ""), ("B-REVIEW", "APPROVED_BY_DETERMINATION"), ("C-NEW", "")]
+    again = adjudicate_day(later)
+    assert again["decided"] == {} and path.read_bytes() == first
+
+
 def test_deadlines_report_lists_claims_near_or_past_confirmation(env: Path) -> None:
     drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1", **HAINAN)))
     drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="SLOW", order_id="O1", liability_disputed="true")))
