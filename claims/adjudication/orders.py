@@ -54,17 +54,15 @@ class LakeSearch:
     files: tuple[tuple[int, str, str, tuple[str, ...]], ...] = ()  # (file id, platform, lake key, sorted ids)
 
 
-def plan_lake_search(session: Session, day: date, wanted: Iterable[tuple[str, date, str]],
+def plan_lake_search(session: Session, day: date, wanted: Iterable[tuple[str, date, Iterable[str]]],
                      grace: timedelta = timedelta(0)) -> LakeSearch:
     """The lake files that may hold the orders of ``wanted`` (platform code,
-    incident's business date, order id): those of the incident's date and of the
-    days before it that an order's coverage can reach."""
-    by_incident_day: dict[tuple[str, date], set[str]] = defaultdict(set)
-    for platform_code, incident_day, order_id in wanted:
-        by_incident_day[(platform_code, incident_day)].add(order_id)
+    incident's business date, the order ids of the claims of that date): those of
+    the incident's date and of the days before it that an order's coverage can reach."""
     by_partition: dict[tuple[str, date], set[str]] = defaultdict(set)
     span = _coverage_days(grace)
-    for (platform_code, incident_day), ids in by_incident_day.items():
+    for platform_code, incident_day, order_ids in wanted:
+        ids = set(order_ids)
         for back in range(span + 1):
             by_partition[(platform_code, incident_day - timedelta(days=back))] |= ids
     if not by_partition:

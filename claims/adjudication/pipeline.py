@@ -32,6 +32,8 @@ from claims.adjudication.rules import (
 from claims.calendar import as_utc
 from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
 from claims.ledger.models import (
+    DECISION_AWAITING,
+    DECISION_PENDING,
     ClaimOrder,
     ClaimVersion,
     Decision,
@@ -65,8 +67,7 @@ class DayAdjudication:
 #: the day, and those still pending (their order may have arrived since).
 RULES_WANTED = (
     "SELECT platform_code, claim_id FROM claim_version WHERE business_day = :day "
-    "UNION SELECT platform_code, claim_id FROM decision "
-    "WHERE outcome = 'pending' AND basis = 'rules' AND business_day < :day"
+    f"UNION SELECT platform_code, claim_id FROM decision WHERE {DECISION_PENDING} AND business_day < :day"
 )
 #: The claims that the determinations loaded by the run of the day are about.
 DETERMINATIONS_WANTED = "SELECT DISTINCT platform_code, claim_id FROM determination WHERE business_day = :day"
@@ -119,8 +120,19 @@ def _shanghai_date(dialect: str, column: str) -> str:
     return f"date(substr({column}, 1, 19), '+8 hours')"
 
 
-def _join_wanted(alias: str, wanted: str = WANTED_TABLE) -> str:
-    return f"JOIN ({wanted}) w ON w.platform_code = {alias}.platform_code AND w.claim_id = {alias}.claim_id"
+def _from_wanted(dialect: str, table: str, alias: str, wanted: str = WANTED_TABLE) -> str:
+    """A FROM clause of ``table``'s rows of the wanted claims, read claim by claim
+    through its (platform_code, claim_id) index: the work is bounded by the day's
+    claims, not by the ledger's history. SQLite's planner, which has no statistics
+    here, would rather scan all of ``table`` and look each row up in the wanted
+    claims; its CROSS JOIN keeps the tables in the order written."""
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
+    return (f"({wanted}) w {join} {table} {alias} "
+            f"ON {alias}.platform_code = w.platform_code AND {alias}.claim_id = w.claim_id")
+
+
+def _dialect(session: Session) -> str:
+    return session.connection().dialect.name
 
 
 def _query(sql: str) -> TextClause:
@@ -149,7 +161,7 @@ def _versions(session: Session, day: date, wanted: str, with_orders: bool = Fals
         joined = "LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
         datetimes += ["order_accepted_at", "order_completed_at"]
     versions = read_frame(
-        session, _query(f"SELECT {columns} FROM claim_version v {_join_wanted('v', wanted)} {joined}"
+        session, _query(f"SELECT {columns} FROM {_from_wanted(_dialect(session), 'claim_version', 'v', wanted)} {joined}"
                         "WHERE v.business_day <= :day"),
         {"day": day}, dates=["partition_date", "business_day"], datetimes=datetimes,
         bools=["disability_assessment", "liability_disputed"])
@@ -170,7 +182,7 @@ def _latest(session: Session, day: date, wanted: str, params: dict[str, Any] | N
     """The latest decision by the rules (as of ``day``) of each wanted claim."""
     latest = read_frame(session, _query(
         "SELECT d.platform_code, d.claim_id, d.id, d.claim_version_id, d.business_day, d.outcome, d.rule_version, "
-        f"d.filed_on, d.confirm_by, d.calendar_estimated FROM decision d {_join_wanted('d', wanted)} "
+        f"d.filed_on, d.confirm_by, d.calendar_estimated FROM {_from_wanted(_dialect(session), 'decision', 'd', wanted)} "
         "WHERE d.business_day <= :day AND d.basis = 'rules'"),
         params or {"day": day}, dates=["business_day", "filed_on", "confirm_by"], bools=["calendar_estimated"])
     if latest.empty:
@@ -416,12 +428,15 @@ class Adjudicator:
         'amended' when anything else changed (standard review)."""
         if claims.empty:
             return {}
-        items = session.execute(_query(
-            f"SELECT i.platform_code, i.claim_id, i.claim_version_id FROM payout_item i "
-            f"{_join_wanted('i')} ORDER BY i.id"), {"day": day}).all()
+        paid_items = _from_wanted(_dialect(session), "payout_item", "i")
+        items = session.execute(_query(  # each half through its partial index (live items, returned items)
+            f"SELECT i.id, i.platform_code, i.claim_id, i.claim_version_id FROM {paid_items} "
+            "WHERE i.returned_on IS NULL UNION ALL "
+            f"SELECT i.id, i.platform_code, i.claim_id, i.claim_version_id FROM {paid_items} "
+            "WHERE i.returned_on IS NOT NULL ORDER BY 1"), {"day": day}).all()
         if not items:
             return {}
-        paid = {(platform, claim): version for platform, claim, version in items}
+        paid = {(platform, claim): version for _id, platform, claim, version in items}
         versions = ClaimVersion.metadata.tables["claim_version"]
         ids = sorted(set(paid.values()))
         before = {}
@@ -455,16 +470,20 @@ class Adjudicator:
 
     def _plan_lake_search(self, session: Session, day: date) -> LakeSearch:
         """Where in the lake to look for the orders of the wanted claims that are not
-        linked yet (a light query: the search starts before the claims are read)."""
-        incident_day = _shanghai_date(session.connection().dialect.name, "v.incident_at")
+        linked yet (a light query: the search starts before the claims are read). The
+        order ids come grouped by platform and incident date, one JSON array each:
+        a few values to fetch instead of one row per claim."""
+        dialect = session.connection().dialect.name
+        incident_day = _shanghai_date(dialect, "v.incident_at")
+        order_ids = "CAST(json_agg(v.order_id) AS TEXT)" if dialect == "postgresql" else "json_group_array(v.order_id)"
         _names, rows = fetch_tuples(session, _query(
-            f"SELECT v.platform_code, {incident_day}, v.order_id FROM claim_version v "  # (plan_lake_search groups)
-            f"{_join_wanted('v')} LEFT JOIN claim_order o "
+            f"SELECT v.platform_code, {incident_day} AS incident_day, {order_ids} "
+            f"FROM {_from_wanted(dialect, 'claim_version', 'v')} LEFT JOIN claim_order o "
             "ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
-            "WHERE v.business_day <= :day AND o.id IS NULL"), {"day": day})
-        as_date = functools.cache(lambda value: value if isinstance(value, date) else date.fromisoformat(value))
-        return plan_lake_search(session, day, ((platform, as_date(local), order) for platform, local, order in rows),
-                                self.policy.coverage_grace)
+            "WHERE v.business_day <= :day AND o.id IS NULL GROUP BY v.platform_code, incident_day"), {"day": day})
+        return plan_lake_search(session, day, (
+            (platform, local if isinstance(local, date) else date.fromisoformat(local), json.loads(ids))
+            for platform, local, ids in rows), self.policy.coverage_grace)
 
     def _duplicates(self, session: Session, day: date) -> dict[tuple[str, str], str]:
         """Earlier claims of the same worker, order and incident (rules.find_duplicates
@@ -472,7 +491,7 @@ class Adjudicator:
         shared = read_frame(session, _query(  # (one index seek per wanted version finds the shared orders)
             "SELECT v.id, v.platform_code, v.claim_id, v.order_id, v.worker_ref, v.incident_at, v.reported_at, "
             "v.partition_date, v.file_name, v.line, v.business_day FROM claim_version v JOIN ("
-            f"  SELECT DISTINCT v.platform_code, v.order_id FROM claim_version v {_join_wanted('v')} "
+            f"  SELECT DISTINCT v.platform_code, v.order_id FROM {_from_wanted(_dialect(session), 'claim_version', 'v')} "
             "   WHERE v.business_day <= :day AND EXISTS (SELECT 1 FROM claim_version c "
             "     WHERE c.platform_code = v.platform_code AND c.order_id = v.order_id AND c.claim_id <> v.claim_id "
             "       AND c.business_day <= :day)"
@@ -548,9 +567,10 @@ class Adjudicator:
 
 
 #: Claims that had a decision awaiting confirmation due by the horizon.
-DEADLINE_WANTED = (
-    "SELECT DISTINCT platform_code, claim_id FROM decision WHERE basis = 'rules' "
-    "AND outcome IN ('standard_review', 'pending') AND confirm_by <= :horizon AND business_day <= :day"
+DEADLINE_WANTED = (  # (the condition of the partial index ix_decision_awaiting_confirmation, and no
+    # DISTINCT, which SQLite would rather answer by scanning every decision in key order)
+    f"SELECT platform_code, claim_id FROM decision WHERE {DECISION_AWAITING} "
+    "AND confirm_by <= :horizon AND business_day <= :day"
 )
 
 
@@ -562,7 +582,7 @@ def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_
     params = {"day": day, "horizon": horizon}
     latest = _latest(session, day, DEADLINE_WANTED, params)
     settled = {(platform, claim) for platform, claim in session.execute(_query(
-        f"SELECT DISTINCT d.platform_code, d.claim_id FROM decision d {_join_wanted('d', DEADLINE_WANTED)} "
+        f"SELECT DISTINCT d.platform_code, d.claim_id FROM {_from_wanted(_dialect(session), 'decision', 'd', DEADLINE_WANTED)} "
         "WHERE d.basis = 'determination' AND d.business_day <= :day"), params)}
     rows = []
     for decision in latest.itertuples(index=False):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
@@ -144,7 +144,7 @@ def insert_dicts(session: Session, table: TableLike, rows: Sequence[dict[str, An
         insert_columns(session, table, {columns[0]: [row[columns[0]] for row in rows]})
 
 
-def insert_columns(session: Session, table: TableLike, data: dict[str, Sequence[Any]]) -> int:
+def insert_columns(session: Session, table: TableLike, data: Mapping[str, Sequence[Any]]) -> int:
     """Insert rows given column by column (equal lengths) into ``table`` in the
     session's transaction; returns how many. Datetimes are UTC (naive = UTC); a
     date or datetime may also be given as text in the form ``datetime_texts`` gives."""

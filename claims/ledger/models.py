@@ -191,6 +191,12 @@ class ClaimOrder(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
 
 
+#: Decisions by the rules that await the HRSS office's confirmation.
+DECISION_AWAITING = "basis = 'rules' AND outcome IN ('standard_review', 'pending')"
+#: Decisions by the rules still waiting for the claim's order.
+DECISION_PENDING = "basis = 'rules' AND outcome = 'pending'"
+
+
 class Decision(Base):
     """A decision on a claim's version by the run of a business day: by the
     fast-track rules, or the HRSS office's determination after standard review.
@@ -200,7 +206,12 @@ class Decision(Base):
     __tablename__ = "decision"
     __table_args__ = (
         UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
-        Index("ix_decision_confirm_by", "confirm_by"),
+        # the deadlines report's decisions (awaiting confirmation) by their deadline
+        Index("ix_decision_awaiting_confirmation", "confirm_by",
+              sqlite_where=text(DECISION_AWAITING), postgresql_where=text(DECISION_AWAITING)),
+        # the claims a run looks at again (their order had not arrived)
+        Index("ix_decision_pending", "business_day",
+              sqlite_where=text(DECISION_PENDING), postgresql_where=text(DECISION_PENDING)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
