@@ -31,6 +31,7 @@ from claims.adjudication.rules import (
 )
 from claims.calendar import as_utc
 from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
+from claims.ledger.db import ordered_join
 from claims.ledger.models import (
     DECISION_AWAITING,
     DECISION_PENDING,
@@ -123,11 +124,8 @@ def _shanghai_date(dialect: str, column: str) -> str:
 def _from_wanted(dialect: str, table: str, alias: str, wanted: str = WANTED_TABLE) -> str:
     """A FROM clause of ``table``'s rows of the wanted claims, read claim by claim
     through its (platform_code, claim_id) index: the work is bounded by the day's
-    claims, not by the ledger's history. SQLite's planner, which has no statistics
-    here, would rather scan all of ``table`` and look each row up in the wanted
-    claims; its CROSS JOIN keeps the tables in the order written."""
-    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
-    return (f"({wanted}) w {join} {table} {alias} "
+    claims, not by the ledger's history (see ``ordered_join``)."""
+    return (f"({wanted}) w {ordered_join(dialect)} {table} {alias} "
             f"ON {alias}.platform_code = w.platform_code AND {alias}.claim_id = w.claim_id")
 
 

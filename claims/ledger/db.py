@@ -57,3 +57,13 @@ def current_revision(url: str) -> str | None:
 
     with engine_for(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def ordered_join(dialect: str) -> str:
+    """The join keyword that reads the tables in the order written. A day's work
+    starts from a small set of keys (the day's claims, a work list) and looks each
+    up by index in tables that grow with every day of history. PostgreSQL's planner
+    knows the tables' sizes (the small sets are analysed); SQLite's keeps no
+    statistics here and would rather scan the big table and look each row up in
+    the small one, while its CROSS JOIN keeps the order written."""
+    return "CROSS JOIN" if dialect == "sqlite" else "JOIN"

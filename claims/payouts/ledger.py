@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Date, DateTime, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from claims.ledger.db import ordered_join
 from claims.ledger.models import LedgerPosting, LedgerTransaction
 
 
@@ -67,7 +68,7 @@ SELECT d.id, d.business_day, d.platform_code, d.claim_id, 'decision:' || CAST(d.
              AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
            ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0)
 FROM {{claims}} w
-JOIN decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
+{{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
 JOIN claim_version v ON v.id = d.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
 WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
@@ -95,7 +96,8 @@ def post_approvals(session: Session, day: date, claims: str) -> int:
         "platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, reference VARCHAR(128) NOT NULL, "
         "province_code VARCHAR(6) NOT NULL, change_fen BIGINT NOT NULL)"))
     try:
-        found = connection.execute(text(_APPROVALS.replace("{claims}", claims))
+        approvals = _APPROVALS.replace("{claims}", claims).replace("{join}", ordered_join(connection.dialect.name))
+        found = connection.execute(text(approvals)
                                    .bindparams(bindparam("day", day, type_=Date))).rowcount
         if found:
             connection.execute(text(f"""

@@ -39,11 +39,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from claims.calendar import SHANGHAI, as_utc
 from claims.csvtext import dict_csv_bytes
 from claims.ledger.bulk import fetch_tuples, insert_rows
+from claims.ledger.db import ordered_join
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
@@ -105,24 +106,24 @@ _CREATE_OWED_TABLE = (
 #: order: partition date, file name, line), in the province where the version's
 #: order was accepted (the incident's province when the order is unknown). The
 #: rows go to the temporary table _OWED_TABLE, with the next instalment of each claim.
-_OWED_INTO_TABLE = text(f"""
+_OWED_INTO_TABLE = f"""
 INSERT INTO {_OWED_TABLE} ({', '.join(_OWED_COLUMNS)})
 WITH latest AS (
     SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
            ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
                               ORDER BY d.business_day DESC, d.id DESC) AS newest_first
     FROM {_WORK_CLAIMS} w
-    JOIN decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
+    {{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
     WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
 ),
 items AS (
     SELECT i.platform_code, i.claim_id, i.amount_fen AS covered_fen, i.instalment, 0 AS returned
     FROM {_WORK_CLAIMS} w
-    JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id AND i.returned_on IS NULL
+    {{join}} payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id AND i.returned_on IS NULL
     UNION ALL
     SELECT i.platform_code, i.claim_id, 0, i.instalment, 1
     FROM {_WORK_CLAIMS} w
-    JOIN payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id
+    {{join}} payout_item i ON i.platform_code = w.platform_code AND i.claim_id = w.claim_id
                       AND i.returned_on IS NOT NULL
 ),
 paid AS (
@@ -153,7 +154,13 @@ SELECT payee.platform_code, payee.claim_id, payee.decision_id, payee.due_fen, pa
 FROM payee
 JOIN claim_version v ON v.id = payee.claim_version_id
 LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
-""").bindparams(bindparam("day", type_=Date))
+"""
+
+
+def _owed_into_table(dialect: str) -> TextClause:
+    """_OWED_INTO_TABLE for a dialect: each claim's decisions and items are read by
+    index from the work list, not by a pass over the history (``ordered_join``)."""
+    return text(_OWED_INTO_TABLE.replace("{join}", ordered_join(dialect))).bindparams(bindparam("day", type_=Date))
 
 
 _READ_WORK = (
@@ -365,7 +372,7 @@ class Paymaster:
             return  # a re-run adds no batch to a prepared or released day: what it owes is paid the next day
         _STAGED_ITEMS.create(connection)
         connection.execute(text(_CREATE_OWED_TABLE))
-        connection.execute(_OWED_INTO_TABLE, {"day": day})
+        connection.execute(_owed_into_table(connection.dialect.name), {"day": day})
         self._repay_returned(session)
         connection.execute(_number_items(connection.dialect.name), {"day": day, "stamp": f"{day:%Y%m%d}"})
         connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
@@ -599,33 +606,39 @@ class Paymaster:
                 .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
                 .where(BankReturnResult.business_day == day).order_by(BankReturn.end_to_end_id, BankReturn.id)
             ).all()
-            for columns, condition, count_field, fen_field in (
-                (counted, PayoutItem.business_day == day, "items", "amount_fen"),
-                (counted, PayoutItem.returned_on == day, "returned_items", "returned_fen"),
-            ):
+            for province, platform, count, total in session.execute(
+                    select(*counted).where(PayoutItem.business_day == day).group_by(*by_group)):
+                entry = group(province, platform)
+                entry["items"] += int(count)
+                entry["amount_fen"] += int(total)
+            # The bank's answers of the day: the day's settle and return transactions,
+            # then their items (an item returned on the day has its return transaction
+            # that day), never a pass over every item ever paid.
+            for kind, count_field, fen_field in (("settle", "settled_items", "settled_fen"),
+                                                 ("return", "returned_items", "returned_fen")):
                 for province, platform, count, total in session.execute(
-                        select(*columns).where(condition).group_by(*by_group)):
+                    select(*counted).select_from(LedgerTransaction)
+                    .join(PayoutItem,
+                          PayoutItem.end_to_end_id == func.substr(LedgerTransaction.reference, len("item:") + 1))
+                    .where(LedgerTransaction.business_day == day, LedgerTransaction.kind == kind,
+                           LedgerTransaction.reference.startswith("item:", autoescape=True))
+                    .group_by(*by_group)
+                ):
                     entry = group(province, platform)
                     entry[count_field] += int(count)
                     entry[fen_field] += int(total)
-            for province, platform, count, total in session.execute(
-                select(*counted).join(LedgerTransaction, (LedgerTransaction.kind == "settle")
-                                      & (LedgerTransaction.reference == literal("item:") + PayoutItem.end_to_end_id))
-                .where(LedgerTransaction.business_day == day).group_by(*by_group)
+            # Items of the day that pay again an instalment returned before (looked up
+            # by claim among the returned items, not among all the items before).
+            returned = aliased(PayoutItem)
+            repaid = select(returned.id).where(
+                returned.platform_code == PayoutItem.platform_code, returned.claim_id == PayoutItem.claim_id,
+                returned.instalment == PayoutItem.instalment, returned.returned_on.is_not(None),
+                returned.business_day < day)
+            for province, platform, count in session.execute(
+                select(*by_group, func.count()).where(PayoutItem.business_day == day, repaid.exists())
+                .group_by(*by_group)
             ):
-                entry = group(province, platform)
-                entry["settled_items"] += int(count)
-                entry["settled_fen"] += int(total)
-            # Items of the day that pay again an instalment returned before.
-            earlier = {(p, c, i) for p, c, i in session.execute(
-                select(PayoutItem.platform_code, PayoutItem.claim_id, PayoutItem.instalment)
-                .where(PayoutItem.business_day < day, PayoutItem.returned_on.is_not(None)))}
-            if earlier:
-                for province, platform, claim_id, instalment in session.execute(
-                    select(*by_group, PayoutItem.claim_id, PayoutItem.instalment).where(PayoutItem.business_day == day)
-                ):
-                    if (platform, claim_id, instalment) in earlier:
-                        group(province, platform)["repaid_items"] += 1
+                group(province, platform)["repaid_items"] += int(count)
         prefix = f"reports/date={day.isoformat()}"
         self.outbox.write_bytes(f"{prefix}/bank_returns.csv", dict_csv_bytes(REPORT_RETURN_COLUMNS, [
             {"end_to_end_id": answer.end_to_end_id, "batch_id": answer.batch_id, "status": answer.status,
