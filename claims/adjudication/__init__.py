@@ -29,7 +29,7 @@ def adjudicate_day(day: date, settings: Settings | None = None) -> dict:
                     pending_max_days=settings.pending_max_days)
     result = Adjudicator(engine, open_store(settings.lake_url), load_rule_sets(), calendar, policy).run(day)
     published = publish_decisions(engine, open_store(settings.outbox_url), day, calendar,
-                                  settings.deadline_warning_working_days)
+                                  settings.deadline_warning_working_days, result.rules_published)
     return {
         "business_day": day.isoformat(), "orders_linked": result.orders_linked, "decided": result.decided,
         "determinations": result.determinations, "calendar_estimated": result.calendar_estimated,

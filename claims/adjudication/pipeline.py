@@ -56,6 +56,11 @@ class DayAdjudication:
     decided: dict[str, int] = field(default_factory=dict)
     determinations: dict[str, int] = field(default_factory=dict)
     calendar_estimated: int = 0
+    #: The run's decisions by the rules as ``decisions.csv`` lists them (claim_id,
+    #: platform_code, outcome, reason_codes, rule_version, decided_at), in platform
+    #: and claim order, when no earlier run of the day decided by the rules (they
+    #: are then all the day's); else None (``publish_decisions`` reads the ledger).
+    rules_published: list[tuple] | None = None
 
     def count(self, rows: dict[str, list]) -> None:
         """Count decisions by the rules (columns as ``Adjudicator._decision_rows`` gives them)."""
@@ -84,6 +89,9 @@ DECISION_INSERT_COLUMNS = [
     "decided_at",
 ]
 
+
+#: A decision's columns in decisions.csv (decided_at as stored; the file shows it in Asia/Shanghai).
+PUBLISHED_COLUMNS = ("claim_id", "platform_code", "outcome", "reason_codes", "rule_version", "decided_at")
 
 #: The rules' wanted claims once materialised for the run (see ``_wanted_table``).
 WANTED_TABLE = "SELECT platform_code, claim_id FROM adjudication_wanted"
@@ -321,6 +329,9 @@ class Adjudicator:
             known = _linked(current)
             current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
             to_decide, after_payment, duplicate_of = self._select(session, day, current)
+            first_of_day = session.execute(_query(  # (to decide by the rules: its decisions are all the day's)
+                "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
+            ).first() is None
             found = reading.result()
         result.orders_linked += save_links(session, found)
         decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
@@ -328,6 +339,9 @@ class Adjudicator:
         if rows is not None:
             _insert_decisions(session, day, rows)
             result.count(rows)
+        if first_of_day:  # (to_decide is in platform and claim order: see _current)
+            result.rules_published = [] if rows is None else list(zip(
+                *(rows[name] for name in PUBLISHED_COLUMNS), strict=True))
 
     def _decide(self, to_decide: pd.DataFrame, known: pd.DataFrame, found: pd.DataFrame,
                 after_payment: dict[tuple[str, str], str], duplicate_of: dict[tuple[str, str], str], day: date,

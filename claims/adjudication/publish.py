@@ -10,6 +10,7 @@ re-run renders the same bytes):
 
 from __future__ import annotations
 
+import bisect
 from datetime import date, datetime
 
 from sqlalchemy import Date, Engine, bindparam, select, text
@@ -33,12 +34,26 @@ def local_time(instant: datetime) -> str:
 
 
 def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
-                      warning_working_days: int) -> dict[str, int]:
+                      warning_working_days: int, rules_published: list[tuple] | None = None) -> dict[str, int]:
+    """``rules_published``: the day's decisions by the rules, in platform and claim
+    order, when the caller has them all (``DayAdjudication.rules_published``): then
+    only the decisions by determination (a few) are read from the ledger. Either
+    way the rows are in code-point order of platform and claim, rules first."""
     with Session(engine) as session:
-        _names, decisions = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
-            session, text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at FROM decision "
-                          "WHERE business_day = :day ORDER BY platform_code, claim_id, basis DESC")
-            .bindparams(bindparam("day", type_=Date)), {"day": day})
+        postgres = session.connection().dialect.name == "postgresql"
+        collate = ' COLLATE "C"' if postgres else ""  # (SQLite compares code points)
+        if rules_published is None:
+            _names, decisions = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
+                session, text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at "
+                              f"FROM decision WHERE business_day = :day "
+                              f"ORDER BY platform_code{collate}, claim_id{collate}, basis DESC")
+                .bindparams(bindparam("day", type_=Date)), {"day": day})
+        else:
+            _names, determined = fetch_tuples(session, text(
+                "SELECT d.claim_id, d.platform_code, d.outcome, d.reason_codes, d.rule_version, d.decided_at "
+                "FROM determination_result r JOIN decision d ON d.id = r.decision_id WHERE r.business_day = :day"
+            ).bindparams(bindparam("day", type_=Date)), {"day": day})
+            decisions = _merged(rules_published, determined)
         results = session.execute(
             select(Determination, DeterminationResult)
             .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
@@ -61,3 +76,16 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
     ]))
     outbox.write_bytes(f"reports/{prefix}/deadlines.csv", dict_csv_bytes(DEADLINE_COLUMNS, deadlines))
     return {"decisions": len(decisions), "determinations": len(results), "deadlines": len(deadlines)}
+
+
+def _merged(rules: list[tuple], determined: list[tuple]) -> list[tuple]:
+    """Decisions by the rules (in platform and claim order) with the few by
+    determination put in place: after the rules' decision of the same claim."""
+    if not determined:
+        return rules
+    keys = [(row[1], row[0]) for row in rules]
+    merged = list(rules)
+    for row in sorted(determined, key=lambda row: (row[1], row[0]), reverse=True):
+        at = bisect.bisect_right(keys, (row[1], row[0]))
+        merged.insert(at, row)
+    return merged

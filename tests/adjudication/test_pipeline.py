@@ -223,3 +223,14 @@ def test_a_duplicate_filed_on_a_later_day_is_found_against_the_earlier_claim(env
     assert (first["outcome"], first["reason_codes"]) == ("fast_track", "")
     assert {k: (v["outcome"], v["reason_codes"]) for k, v in second.items()} == {
         "SECOND": ("standard_review", "DUPLICATE_CLAIM")}
+
+
+def test_decisions_by_determination_go_after_the_rules_decision_of_the_same_claim() -> None:
+    from claims.adjudication.publish import _merged
+
+    rules = [("A", "didi", "fast_track"), ("B", "didi", "standard_review"), ("A", "eleme", "fast_track")]
+    determined = [("B", "didi", "standard_review*"), ("0", "didi", "rejected"), ("Z", "didi", "rejected")]
+    assert [row[:3] for row in _merged(rules, determined)] == [
+        ("0", "didi", "rejected"), ("A", "didi", "fast_track"), ("B", "didi", "standard_review"),
+        ("B", "didi", "standard_review*"), ("Z", "didi", "rejected"), ("A", "eleme", "fast_track")]
+    assert _merged(rules, []) is rules
