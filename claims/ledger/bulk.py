@@ -82,6 +82,8 @@ def _sqlite_column(kind: str, values: Sequence[Any]) -> Sequence[Any]:
     value is converted once (a day's dates and times repeat a lot)."""
     if kind == "other":
         return values
+    if all(value is None or type(value) is str for value in values):
+        return values  # already in the stored form (``datetime_texts``): a day's order times are all distinct
     memo = {value: _sqlite_value(kind, value) for value in set(values)}
     return list(map(memo.__getitem__, values))
 
