@@ -30,7 +30,10 @@ def engine_for(url: str) -> Engine:
     # JIT compilation (PostgreSQL 11+, on by default) costs a quarter of a second per
     # statement above its cost threshold, which a day's bulk statements all pass, and
     # saves nothing on them (measured: payouts of 100k items 7.1 s -> 6.7 s).
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+    # The session's time zone is UTC, as the ledger's instants are: the driver then
+    # gives datetimes in UTC, which pandas takes six times faster than in a server
+    # zone such as 'Etc/UTC' (0.1 s per 100,000 values); no query depends on it.
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off -c timezone=UTC"})
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
