@@ -485,7 +485,7 @@ class Adjudicator:
         linked yet (a light query: the search starts before the claims are read). The
         order ids come grouped by platform and incident date, one JSON array each:
         a few values to fetch instead of one row per claim."""
-        dialect = session.connection().dialect.name
+        dialect = _dialect(session)
         incident_day = _shanghai_date(dialect, "v.incident_at")
         order_ids = "CAST(json_agg(v.order_id) AS TEXT)" if dialect == "postgresql" else "json_group_array(v.order_id)"
         _names, rows = fetch_tuples(session, _query(

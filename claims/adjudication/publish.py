@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from claims.adjudication.pipeline import open_deadlines
+from claims.adjudication.pipeline import PUBLISHED_COLUMNS, open_deadlines
 from claims.calendar import SHANGHAI, as_utc
 from claims.csvtext import csv_bytes, dict_csv_bytes
 from claims.ledger.bulk import fetch_tuples
@@ -24,7 +24,7 @@ from claims.ledger.models import Determination, DeterminationResult
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
-DECISION_COLUMNS = ["claim_id", "platform_code", "outcome", "reason_codes", "rule_version", "decided_at"]
+DECISION_COLUMNS = list(PUBLISHED_COLUMNS)
 DETERMINATION_COLUMNS = ["claim_id", "platform_code", "decision", "decided_at", "result_code"]
 DEADLINE_COLUMNS = ["claim_id", "platform_code", "outcome", "filed_on", "confirm_by", "status", "calendar_estimated"]
 
@@ -44,13 +44,13 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
         collate = ' COLLATE "C"' if postgres else ""  # (SQLite compares code points)
         if rules_published is None:
             _names, decisions = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
-                session, text("SELECT claim_id, platform_code, outcome, reason_codes, rule_version, decided_at "
+                session, text(f"SELECT {', '.join(DECISION_COLUMNS)} "
                               f"FROM decision WHERE business_day = :day "
                               f"ORDER BY platform_code{collate}, claim_id{collate}, basis DESC")
                 .bindparams(bindparam("day", type_=Date)), {"day": day})
         else:
             _names, determined = fetch_tuples(session, text(
-                "SELECT d.claim_id, d.platform_code, d.outcome, d.reason_codes, d.rule_version, d.decided_at "
+                f"SELECT {', '.join('d.' + name for name in DECISION_COLUMNS)} "
                 "FROM determination_result r JOIN decision d ON d.id = r.decision_id WHERE r.business_day = :day"
             ).bindparams(bindparam("day", type_=Date)), {"day": day})
             decisions = _merged(rules_published, determined)
