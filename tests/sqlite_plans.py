@@ -12,12 +12,13 @@ from sqlalchemy import Engine, event
 
 @contextlib.contextmanager
 def captured_plans(engine: Engine) -> Iterator[dict[str, list[str]]]:
-    """The plan (EXPLAIN QUERY PLAN steps) of every statement that reads, by its text."""
+    """The plan (EXPLAIN QUERY PLAN steps) of every statement that reads (updates and
+    deletes find their rows), by its text."""
     plans: dict[str, list[str]] = {}
 
     def explain(connection, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         head = statement.lstrip().upper()
-        reads = head.startswith(("SELECT", "WITH")) or (head.startswith("INSERT") and " SELECT " in head)
+        reads = head.startswith(("SELECT", "WITH", "UPDATE", "DELETE")) or (head.startswith("INSERT") and " SELECT " in head)
         if reads and not executemany:
             rows = connection.connection.driver_connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
             plans[" ".join(statement.split())] = [row[3] for row in rows]

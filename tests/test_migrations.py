@@ -52,3 +52,59 @@ def test_the_work_list_migration_lists_every_claim_with_a_payable_decision(ledge
         rows = session.execute(select(PayoutWork.platform_code, PayoutWork.claim_id, PayoutWork.business_day,
                                       PayoutWork.reason)).all()
     assert [tuple(row) for row in rows] == [("didi", "C1", date(2025, 9, 2), "migrated")]
+
+
+def test_the_awaiting_confirmation_migration_opens_and_closes_as_the_runs_would(ledger_url: str) -> None:
+    """0011 makes a row of each decision by the rules awaiting confirmation (with a
+    deadline), closed by the claim's next decision by the rules or a determination
+    (that of the same day included): the deadlines report of a ledger upgraded
+    mid-life lists what it listed before."""
+    from datetime import UTC, date, datetime
+
+    from alembic import command
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from claims.ledger.db import alembic_config, upgrade
+    from claims.ledger.models import AwaitingConfirmation, Decision
+    from tests.test_bulk import _version
+
+    config = alembic_config(ledger_url)
+    with engine_for(ledger_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")
+    day = [date(2025, 9, max(n, 1)) for n in range(31)]  # day[n] is the nth of September
+    with Session(engine_for(ledger_url)) as session, session.begin():
+        version_id = _version(session)
+        base = {"claim_version_id": version_id, "platform_code": "didi", "reason_codes": "", "rule_set": "hainan",
+                "rule_version": "hn-1", "filed_on": day[1], "confirm_by": day[20], "pay_by": None,
+                "calendar_estimated": False, "evaluation": "{}", "decided_at": datetime(2025, 9, 1, tzinfo=UTC),
+                "payable_fen": None, "basis": "rules", "outcome": "standard_review", "business_day": day[2]}
+        session.execute(insert(Decision), [
+            dict(base, claim_id="DETERMINED"),
+            dict(base, claim_id="DETERMINED", basis="determination", business_day=day[5], payable_fen=100),
+            dict(base, claim_id="SAME-DAY"),
+            dict(base, claim_id="SAME-DAY", basis="determination", business_day=day[2], outcome="rejected"),
+            dict(base, claim_id="PENDING-THEN-FAST", outcome="pending"),
+            dict(base, claim_id="PENDING-THEN-FAST", outcome="fast_track", business_day=day[3], confirm_by=day[9],
+                 payable_fen=100),
+            dict(base, claim_id="PENDING-THEN-REVIEW", outcome="pending", calendar_estimated=True),
+            dict(base, claim_id="PENDING-THEN-REVIEW", business_day=day[4], confirm_by=day[25]),
+            dict(base, claim_id="OPEN"),
+            dict(base, claim_id="NO-DEADLINE", confirm_by=None),
+            dict(base, claim_id="FAST", outcome="fast_track", payable_fen=100),
+        ])
+    upgrade(ledger_url)
+    with Session(engine_for(ledger_url)) as session:
+        rows = session.execute(select(
+            AwaitingConfirmation.claim_id, AwaitingConfirmation.outcome, AwaitingConfirmation.confirm_by,
+            AwaitingConfirmation.calendar_estimated, AwaitingConfirmation.opened_on, AwaitingConfirmation.closed_on,
+        ).order_by(AwaitingConfirmation.claim_id, AwaitingConfirmation.opened_on)).all()
+    assert [tuple(row) for row in rows] == [
+        ("DETERMINED", "standard_review", day[20], False, day[2], day[5]),
+        ("OPEN", "standard_review", day[20], False, day[2], None),
+        ("PENDING-THEN-FAST", "pending", day[20], False, day[2], day[3]),
+        ("PENDING-THEN-REVIEW", "pending", day[20], True, day[2], day[4]),
+        ("PENDING-THEN-REVIEW", "standard_review", day[25], False, day[4], None),
+        ("SAME-DAY", "standard_review", day[20], False, day[2], day[2]),
+    ]

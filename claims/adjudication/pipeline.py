@@ -33,8 +33,10 @@ from claims.calendar import as_utc
 from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
 from claims.ledger.db import ordered_join
 from claims.ledger.models import (
-    DECISION_AWAITING,
+    AWAITING_OUTCOMES,
+    CONFIRMATION_OPEN,
     DECISION_PENDING,
+    AwaitingConfirmation,
     ClaimOrder,
     ClaimVersion,
     Decision,
@@ -284,7 +286,9 @@ def order_facts(order: ClaimOrder) -> OrderFacts:
 
 
 def _insert_decisions(session: Session, day: date, columns: dict[str, list]) -> None:
-    """Insert the decisions, and the payable ones into the payout run's work list."""
+    """Insert the decisions by the rules, the payable ones into the payout run's
+    work list, and those awaiting confirmation into ``awaiting_confirmation``
+    (closing what the claims awaited before)."""
     insert_columns(session, Decision.__table__, columns)
     payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
     if payable:
@@ -292,6 +296,17 @@ def _insert_decisions(session: Session, day: date, columns: dict[str, list]) -> 
             "platform_code": [columns["platform_code"][index] for index in payable],
             "claim_id": [columns["claim_id"][index] for index in payable],
             "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
+    session.execute(_query(  # (the open rows, each looked up among the claims decided today)
+        f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} AND opened_on < :day "
+        "AND (platform_code, claim_id) IN (SELECT platform_code, claim_id FROM decision "
+        "WHERE business_day = :day AND basis = 'rules')"), {"day": day})
+    awaiting = [index for index, (outcome, confirm_by) in enumerate(zip(
+        columns["outcome"], columns["confirm_by"], strict=True)) if outcome in AWAITING_OUTCOMES and confirm_by is not None]
+    if awaiting:
+        insert_columns(session, AwaitingConfirmation.__table__, {
+            **{name: [columns[name][index] for index in awaiting]
+               for name in ("platform_code", "claim_id", "outcome", "filed_on", "confirm_by", "calendar_estimated")},
+            "opened_on": [day] * len(awaiting)})
 
 
 class Adjudicator:
@@ -571,6 +586,10 @@ class Adjudicator:
             "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
         }
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
+        session.execute(_query(  # the review is settled: no longer awaiting confirmation
+            f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} "
+            "AND platform_code = :platform_code AND claim_id = :claim_id"),
+            {"day": day, "platform_code": key[0], "claim_id": key[1]})
         if row["payable_fen"] is not None:  # the payout run's work list
             session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
                                                   "reason": "payable"}])
@@ -578,34 +597,23 @@ class Adjudicator:
         return code, decision_id
 
 
-#: Claims that had a decision awaiting confirmation due by the horizon.
-DEADLINE_WANTED = (  # (the condition of the partial index ix_decision_awaiting_confirmation, and no
-    # DISTINCT, which SQLite would rather answer by scanning every decision in key order)
-    f"SELECT platform_code, claim_id FROM decision WHERE {DECISION_AWAITING} "
-    "AND confirm_by <= :horizon AND business_day <= :day"
-)
-
-
 def open_deadlines(session: Session, day: date, calendar: WorkCalendar, warning_working_days: int) -> list[dict]:
-    """Claims awaiting confirmation whose deadline has passed or falls within the
-    warning window: for administrators. Only claims with a decision due by the
-    horizon are read, not the whole history."""
+    """Claims awaiting confirmation on ``day`` whose deadline has passed or falls
+    within the warning window: for administrators. Read from the confirmations
+    still open and those closed after ``day`` (a re-run of an earlier day gives
+    its report again), not from every decision ever made."""
     horizon = calendar.add_working_days(day, warning_working_days).date
-    params = {"day": day, "horizon": horizon}
-    latest = _latest(session, day, DEADLINE_WANTED, params)
-    settled = {(platform, claim) for platform, claim in session.execute(_query(
-        f"SELECT DISTINCT d.platform_code, d.claim_id FROM {_from_wanted(_dialect(session), 'decision', 'd', DEADLINE_WANTED)} "
-        "WHERE d.basis = 'determination' AND d.business_day <= :day"), params)}
-    rows = []
-    for decision in latest.itertuples(index=False):
-        key = (decision.platform_code, decision.claim_id)
-        if decision.outcome not in ("standard_review", "pending") or decision.confirm_by is None or key in settled:
-            continue
-        if decision.confirm_by <= horizon:
-            rows.append({
-                "claim_id": key[1], "platform_code": key[0], "outcome": decision.outcome,
-                "filed_on": decision.filed_on.isoformat(), "confirm_by": decision.confirm_by.isoformat(),
-                "status": "overdue" if decision.confirm_by < day else "due_soon",
-                "calendar_estimated": str(decision.calendar_estimated).lower(),
-            })
+    columns = "platform_code, claim_id, outcome, filed_on, confirm_by, calendar_estimated"
+    awaited = read_frame(session, _query(
+        f"SELECT {columns} FROM awaiting_confirmation WHERE {CONFIRMATION_OPEN} AND confirm_by <= :horizon "
+        "AND opened_on <= :day "
+        f"UNION ALL SELECT {columns} FROM awaiting_confirmation WHERE closed_on > :day AND opened_on <= :day "
+        "AND confirm_by <= :horizon"), {"day": day, "horizon": horizon},
+        dates=["filed_on", "confirm_by"], bools=["calendar_estimated"])
+    rows = [{
+        "claim_id": claim_id, "platform_code": platform_code, "outcome": outcome,
+        "filed_on": filed_on.isoformat(), "confirm_by": confirm_by.isoformat(),
+        "status": "overdue" if confirm_by < day else "due_soon",
+        "calendar_estimated": str(bool(estimated)).lower(),
+    } for platform_code, claim_id, outcome, filed_on, confirm_by, estimated in awaited.itertuples(index=False)]
     return sorted(rows, key=lambda row: (row["platform_code"], row["claim_id"]))

@@ -191,8 +191,8 @@ class ClaimOrder(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
 
 
-#: Decisions by the rules that await the HRSS office's confirmation.
-DECISION_AWAITING = "basis = 'rules' AND outcome IN ('standard_review', 'pending')"
+#: Outcomes by the rules that await the HRSS office's confirmation.
+AWAITING_OUTCOMES = ("standard_review", "pending")
 #: Decisions by the rules still waiting for the claim's order.
 DECISION_PENDING = "basis = 'rules' AND outcome = 'pending'"
 
@@ -206,9 +206,6 @@ class Decision(Base):
     __tablename__ = "decision"
     __table_args__ = (
         UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
-        # the deadlines report's decisions (awaiting confirmation) by their deadline
-        Index("ix_decision_awaiting_confirmation", "confirm_by",
-              sqlite_where=text(DECISION_AWAITING), postgresql_where=text(DECISION_AWAITING)),
         # the claims a run looks at again (their order had not arrived)
         Index("ix_decision_pending", "business_day",
               sqlite_where=text(DECISION_PENDING), postgresql_where=text(DECISION_PENDING)),
@@ -343,6 +340,37 @@ class PayoutItem(Base):
     payee_account_masked: Mapped[str] = mapped_column(String(32))
     payee_bank_code: Mapped[str] = mapped_column(String(12))
     returned_on: Mapped[date | None] = mapped_column(Date)
+
+
+#: The confirmations still awaited.
+CONFIRMATION_OPEN = "closed_on IS NULL"
+
+
+class AwaitingConfirmation(Base):
+    """A decision by the rules that awaits the HRSS office's confirmation by a
+    deadline (standard review, pending), from the run that made it (``opened_on``)
+    until the run that made the claim's next decision by the rules or applied a
+    determination to it (``closed_on``). The deadlines report of day D reads the
+    rows open on D: those still open (a partial index) and those closed after D
+    (a re-run of an earlier day), not every decision ever made."""
+
+    __tablename__ = "awaiting_confirmation"
+    __table_args__ = (
+        Index("ix_awaiting_confirmation_open", "confirm_by",
+              sqlite_where=text(CONFIRMATION_OPEN), postgresql_where=text(CONFIRMATION_OPEN)),
+        Index("ix_awaiting_confirmation_closed_on", "closed_on"),
+        Index("ix_awaiting_confirmation_claim", "platform_code", "claim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # standard_review | pending
+    filed_on: Mapped[date] = mapped_column(Date)
+    confirm_by: Mapped[date] = mapped_column(Date)
+    calendar_estimated: Mapped[bool] = mapped_column(Boolean)
+    opened_on: Mapped[date] = mapped_column(Date)  # the business day of the decision
+    closed_on: Mapped[date | None] = mapped_column(Date)
 
 
 class PayoutWork(Base):

@@ -166,6 +166,57 @@ def test_deadlines_report_lists_claims_near_or_past_confirmation(env: Path) -> N
     assert [(r["claim_id"], r["status"]) for r in rows] == [("SLOW", "overdue")]
 
 
+def test_a_settled_review_leaves_the_report_and_an_earlier_report_is_rendered_again_the_same(env: Path) -> None:
+    """A determination closes the review from its day on; running the earlier day
+    again after it gives that day's report byte for byte (what was open then)."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1", **HAINAN),
+                                                          f.order(order_id="O2", **HAINAN)))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="SETTLED", order_id="O1", liability_disputed="true"),
+        f.claim(claim_id="WAITING", order_id="O2", liability_disputed="true")))
+    run(DAY)
+    report_day = DAY + timedelta(days=60)
+    run(report_day)
+
+    def report(day: date) -> bytes:
+        return (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_bytes()
+
+    def listed(day: date) -> list[tuple[str, str]]:
+        return [(r["claim_id"], r["status"]) for r in csv.DictReader(io.StringIO(report(day).decode("utf-8")))]
+
+    first = report(report_day)
+    assert listed(report_day) == [("SETTLED", "overdue"), ("WAITING", "overdue")]
+    settle_day = report_day + timedelta(days=1)
+    drop_feed(env, "determinations", settle_day, "d.csv", determination_csv([{
+        "claim_id": "SETTLED", "platform_code": "didi", "decision": "approved", "approved_amount_fen": "5000",
+        "reason": "", "decided_at": "2025-10-31T10:00:00+08:00", "decided_by": "HRSS"}]))
+    assert run(settle_day)["determinations"] == {"APPROVED_BY_DETERMINATION": 1}
+    assert listed(settle_day) == [("WAITING", "overdue")]
+    run(report_day)
+    assert report(report_day) == first
+
+
+def test_a_review_decided_again_by_the_rules_leaves_the_report(env: Path) -> None:
+    """An amendment decided again (here rejected: the claimant is not the order's
+    worker) closes what the claim awaited: the report lists it no more."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1", **HAINAN)))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="AMENDED", order_id="O1", liability_disputed="true")))
+    run(DAY)
+    report_day = DAY + timedelta(days=60)
+    amended_day = report_day + timedelta(days=1)
+    drop(env, "claims", "didi", amended_day, "c.csv", claims_file(
+        f.claim(claim_id="AMENDED", order_id="O1", liability_disputed="true",
+                worker_id=f.resident_id("44030519920101234"))))
+    for day in (report_day, amended_day):
+        run(day)
+    rows = {day: [r["claim_id"] for r in csv.DictReader(io.StringIO(
+        (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_text("utf-8")))]
+        for day in (report_day, amended_day)}
+    assert decisions(env, amended_day)["AMENDED"]["outcome"] == "rejected"
+    assert rows == {report_day: ["AMENDED"], amended_day: []}
+
+
 def test_explain_shows_every_rule_and_masks_personal_data(env: Path) -> None:
     from claims.adjudication.explain import explain
     from claims.ledger.db import engine_for

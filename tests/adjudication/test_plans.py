@@ -16,9 +16,11 @@ from tests.ingest.test_pipeline import determination_csv, drop, drop_feed
 from tests.sqlite_plans import captured_plans, history_scans
 
 DAY = date(2025, 9, 1)
-HISTORY = ("claim_version", "decision", "claim_order", "payout_item", "determination")
-#: Partial indexes of the few decisions still open: read whole, they stay small.
-BOUNDED = ("ix_decision_pending", "ix_decision_awaiting_confirmation")
+HISTORY = ("claim_version", "decision", "claim_order", "payout_item", "determination", "awaiting_confirmation")
+#: Partial indexes of the few decisions and confirmations still open: read whole,
+#: they stay small; and the confirmations closed after the day (none but on a
+#: re-run of an earlier day).
+BOUNDED = ("ix_decision_pending", "ix_awaiting_confirmation_open", "ix_awaiting_confirmation_closed_on")
 
 
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
