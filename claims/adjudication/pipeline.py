@@ -348,9 +348,14 @@ class Adjudicator:
                 "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
             ).first() is None
             found = reading.result()
-        result.orders_linked += save_links(session, found)
-        decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
-        rows = self._decision_rows(day, *decided) if decided is not None else None
+        # The orders found are written while the rules run: the database does its
+        # part without the GIL (SQLite's steps; PostgreSQL's server), and deciding
+        # needs no ledger access, so nothing else uses the session meanwhile.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="links") as writer:
+            linking = writer.submit(save_links, session, found)
+            decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
+            rows = self._decision_rows(day, *decided) if decided is not None else None
+            result.orders_linked += linking.result()
         if rows is not None:
             _insert_decisions(session, day, rows)
             result.count(rows)
