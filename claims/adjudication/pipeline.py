@@ -285,10 +285,18 @@ def order_facts(order: ClaimOrder) -> OrderFacts:
     )
 
 
-def _insert_decisions(session: Session, day: date, columns: dict[str, list]) -> None:
+#: A claim's confirmation awaited no longer (its next decision, by the rules or a determination).
+CLOSE_CONFIRMATION = _query(
+    f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} "
+    "AND platform_code = :platform_code AND claim_id = :claim_id")
+
+
+def _insert_decisions(session: Session, day: date, columns: dict[str, list],
+                      awaited_before: set[tuple[str, str]]) -> None:
     """Insert the decisions by the rules, the payable ones into the payout run's
-    work list, and those awaiting confirmation into ``awaiting_confirmation``
-    (closing what the claims awaited before)."""
+    work list, and those awaiting confirmation into ``awaiting_confirmation``,
+    closing what the claims decided awaited before (``awaited_before``: the
+    claims whose last decision by the rules awaited confirmation)."""
     insert_columns(session, Decision.__table__, columns)
     payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
     if payable:
@@ -296,10 +304,9 @@ def _insert_decisions(session: Session, day: date, columns: dict[str, list]) -> 
             "platform_code": [columns["platform_code"][index] for index in payable],
             "claim_id": [columns["claim_id"][index] for index in payable],
             "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
-    session.execute(_query(  # (the open rows, each looked up among the claims decided today)
-        f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} AND opened_on < :day "
-        "AND (platform_code, claim_id) IN (SELECT platform_code, claim_id FROM decision "
-        "WHERE business_day = :day AND basis = 'rules')"), {"day": day})
+    if awaited_before:
+        session.execute(CLOSE_CONFIRMATION, [{"day": day, "platform_code": platform_code, "claim_id": claim_id}
+                                             for platform_code, claim_id in sorted(awaited_before)])
     awaiting = [index for index, (outcome, confirm_by) in enumerate(zip(
         columns["outcome"], columns["confirm_by"], strict=True)) if outcome in AWAITING_OUTCOMES and confirm_by is not None]
     if awaiting:
@@ -343,7 +350,7 @@ class Adjudicator:
             current = _current(versions)
             known = _linked(current)
             current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
-            to_decide, after_payment, duplicate_of = self._select(session, day, current)
+            to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current)
             first_of_day = session.execute(_query(  # (to decide by the rules: its decisions are all the day's)
                 "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
             ).first() is None
@@ -357,7 +364,7 @@ class Adjudicator:
             rows = self._decision_rows(day, *decided) if decided is not None else None
             result.orders_linked += linking.result()
         if rows is not None:
-            _insert_decisions(session, day, rows)
+            _insert_decisions(session, day, rows, awaited_before)
             result.count(rows)
         if first_of_day:  # (to_decide is in platform and claim order: see _current)
             result.rules_published = [] if rows is None else list(zip(
@@ -389,9 +396,10 @@ class Adjudicator:
         return frame, decided_frame
 
     def _select(self, session: Session, day: date, current: pd.DataFrame
-                ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+                ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str], set[tuple[str, str]]]:
         """The current versions to decide (new, changed or pending), what a payout
-        makes of them, and which of them duplicate an earlier claim."""
+        makes of them, which of them duplicate an earlier claim, and which of them
+        had a last decision by the rules that awaited confirmation."""
         latest = _latest(session, day, WANTED_TABLE)[["platform_code", "claim_id", "id", "claim_version_id",
                                                        "business_day", "outcome"]]
         merged = current.merge(latest.rename(columns={"id": "previous_id", "business_day": "previous_day",
@@ -408,7 +416,10 @@ class Adjudicator:
                                    zip(to_decide["platform_code"], to_decide["claim_id"], strict=True)]]
             to_decide = to_decide.reset_index(drop=True)
         duplicate_of = self._duplicates(session, day) if not to_decide.empty else {}
-        return to_decide, after_payment, duplicate_of
+        awaited = merged[keep & merged["previous"].isin(AWAITING_OUTCOMES).to_numpy()]
+        awaited_before = {key for key in zip(awaited["platform_code"], awaited["claim_id"], strict=True)
+                          if after_payment.get(key) != "payee_only"}  # (those are not decided again)
+        return to_decide, after_payment, duplicate_of, awaited_before
 
     def _decision_rows(self, day: date, frame: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, list]:
         """The decisions' columns as inserted, with deadlines and the evaluation note
@@ -591,10 +602,7 @@ class Adjudicator:
             "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
         }
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
-        session.execute(_query(  # the review is settled: no longer awaiting confirmation
-            f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} "
-            "AND platform_code = :platform_code AND claim_id = :claim_id"),
-            {"day": day, "platform_code": key[0], "claim_id": key[1]})
+        session.execute(CLOSE_CONFIRMATION, {"day": day, "platform_code": key[0], "claim_id": key[1]})
         if row["payable_fen"] is not None:  # the payout run's work list
             session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
                                                   "reason": "payable"}])

@@ -342,8 +342,9 @@ class PayoutItem(Base):
     returned_on: Mapped[date | None] = mapped_column(Date)
 
 
-#: The confirmations still awaited.
+#: The confirmations still awaited, and those no longer awaited.
 CONFIRMATION_OPEN = "closed_on IS NULL"
+CONFIRMATION_CLOSED = "closed_on IS NOT NULL"
 
 
 class AwaitingConfirmation(Base):
@@ -351,14 +352,15 @@ class AwaitingConfirmation(Base):
     deadline (standard review, pending), from the run that made it (``opened_on``)
     until the run that made the claim's next decision by the rules or applied a
     determination to it (``closed_on``). The deadlines report of day D reads the
-    rows open on D: those still open (a partial index) and those closed after D
-    (a re-run of an earlier day), not every decision ever made."""
+    rows open on D: those still open and those closed after D (a re-run of an
+    earlier day), each through a partial index, not every decision ever made."""
 
     __tablename__ = "awaiting_confirmation"
     __table_args__ = (
         Index("ix_awaiting_confirmation_open", "confirm_by",
               sqlite_where=text(CONFIRMATION_OPEN), postgresql_where=text(CONFIRMATION_OPEN)),
-        Index("ix_awaiting_confirmation_closed_on", "closed_on"),
+        Index("ix_awaiting_confirmation_closed", "closed_on",
+              sqlite_where=text(CONFIRMATION_CLOSED), postgresql_where=text(CONFIRMATION_CLOSED)),
         Index("ix_awaiting_confirmation_claim", "platform_code", "claim_id"),
     )
 

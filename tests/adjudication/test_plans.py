@@ -20,7 +20,7 @@ HISTORY = ("claim_version", "decision", "claim_order", "payout_item", "determina
 #: Partial indexes of the few decisions and confirmations still open: read whole,
 #: they stay small; and the confirmations closed after the day (none but on a
 #: re-run of an earlier day).
-BOUNDED = ("ix_decision_pending", "ix_awaiting_confirmation_open", "ix_awaiting_confirmation_closed_on")
+BOUNDED = ("ix_decision_pending", "ix_awaiting_confirmation_open", "ix_awaiting_confirmation_closed")
 
 
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)

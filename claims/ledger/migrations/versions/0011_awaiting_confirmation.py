@@ -24,6 +24,7 @@ depends_on = None
 
 AWAITING = "basis = 'rules' AND outcome IN ('standard_review', 'pending')"
 OPEN = "closed_on IS NULL"
+CLOSED = "closed_on IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -42,7 +43,8 @@ def upgrade() -> None:
     )
     op.create_index('ix_awaiting_confirmation_open', 'awaiting_confirmation', ['confirm_by'], unique=False,
                     sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
-    op.create_index('ix_awaiting_confirmation_closed_on', 'awaiting_confirmation', ['closed_on'], unique=False)
+    op.create_index('ix_awaiting_confirmation_closed', 'awaiting_confirmation', ['closed_on'], unique=False,
+                    sqlite_where=sa.text(CLOSED), postgresql_where=sa.text(CLOSED))
     op.create_index('ix_awaiting_confirmation_claim', 'awaiting_confirmation', ['platform_code', 'claim_id'],
                     unique=False)
     op.bulk_insert(table, list(_from_decisions(op.get_bind())))
@@ -84,6 +86,6 @@ def downgrade() -> None:
     op.create_index('ix_decision_awaiting_confirmation', 'decision', ['confirm_by'], unique=False,
                     sqlite_where=sa.text(AWAITING), postgresql_where=sa.text(AWAITING))
     op.drop_index('ix_awaiting_confirmation_claim', table_name='awaiting_confirmation')
-    op.drop_index('ix_awaiting_confirmation_closed_on', table_name='awaiting_confirmation')
+    op.drop_index('ix_awaiting_confirmation_closed', table_name='awaiting_confirmation')
     op.drop_index('ix_awaiting_confirmation_open', table_name='awaiting_confirmation')
     op.drop_table('awaiting_confirmation')
