@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Engine, TextClause, bindparam, insert, select, text
+from sqlalchemy import Date, Engine, TextClause, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from claims.adjudication.batch import decide, distinct
@@ -285,10 +285,21 @@ def order_facts(order: ClaimOrder) -> OrderFacts:
     )
 
 
-#: A claim's confirmation awaited no longer (its next decision, by the rules or a determination).
+#: A claim's confirmation awaited on ``day`` ends that day (a new decision by the
+#: rules, or a determination). A day is usually run after the days before it, and
+#: the row is then the open one; run late, after later days, it is the row that
+#: spans it (the later runs closed it later).
 CLOSE_CONFIRMATION = _query(
-    f"UPDATE awaiting_confirmation SET closed_on = :day WHERE {CONFIRMATION_OPEN} "
-    "AND platform_code = :platform_code AND claim_id = :claim_id")
+    "UPDATE awaiting_confirmation SET closed_on = :day WHERE platform_code = :platform_code "
+    "AND claim_id = :claim_id AND opened_on <= :day AND (closed_on IS NULL OR closed_on > :day)")
+#: Rows opened by a day run late, after later days: they end at the claim's next decision.
+END_LATE_ROWS = _query(
+    "UPDATE awaiting_confirmation SET closed_on = (SELECT MIN(d.business_day) FROM decision d "
+    "  WHERE d.platform_code = awaiting_confirmation.platform_code AND d.claim_id = awaiting_confirmation.claim_id "
+    "    AND d.business_day > :day) "
+    f"WHERE opened_on = :day AND {CONFIRMATION_OPEN} AND EXISTS (SELECT 1 FROM decision d "
+    "  WHERE d.platform_code = awaiting_confirmation.platform_code AND d.claim_id = awaiting_confirmation.claim_id "
+    "    AND d.business_day > :day)")
 
 
 def _insert_decisions(session: Session, day: date, columns: dict[str, list],
@@ -314,6 +325,9 @@ def _insert_decisions(session: Session, day: date, columns: dict[str, list],
             **{name: [columns[name][index] for index in awaiting]
                for name in ("platform_code", "claim_id", "outcome", "filed_on", "confirm_by", "calendar_estimated")},
             "opened_on": [day] * len(awaiting)})
+        last_day = session.execute(select(func.max(Decision.business_day))).scalar_one()  # (one index seek)
+        if last_day > day:  # a day run late, after later days
+            session.execute(END_LATE_ROWS, {"day": day})
 
 
 class Adjudicator:

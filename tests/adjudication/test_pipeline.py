@@ -217,6 +217,66 @@ def test_a_review_decided_again_by_the_rules_leaves_the_report(env: Path) -> Non
     assert rows == {report_day: ["AMENDED"], amended_day: []}
 
 
+def _deadline_rows(env: Path, day: date) -> list[tuple[str, str, str]]:
+    text = (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_text("utf-8")
+    return [(row["claim_id"], row["outcome"], row["confirm_by"]) for row in csv.DictReader(io.StringIO(text))]
+
+
+def test_a_day_run_late_after_later_days_leaves_their_reports_as_they_were(env: Path) -> None:
+    """A missed day run for the first time after later days: its decision sits
+    between theirs, and what it awaits ends at the claim's next decision, so
+    the later days' reports are rendered again the same."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1")))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C", order_id="O-MISSING")))
+    run(DAY)  # pending: its order is not in the lake
+    amended = DAY + timedelta(days=2)
+    drop(env, "claims", "didi", amended, "c.csv", claims_file(f.claim(claim_id="C", order_id="O1")))
+    run(amended)
+    assert decisions(env, amended)["C"]["outcome"] == "fast_track"
+    late = DAY + timedelta(days=60)
+    run(late)
+    before = _deadline_rows(env, late)
+    missed = DAY + timedelta(days=1)
+    run(missed)  # still pending as of that day
+    assert decisions(env, missed)["C"]["outcome"] == "pending"
+    assert _deadline_rows(env, missed) == []  # (its deadline is weeks away)
+    run(late)
+    assert _deadline_rows(env, late) == before == []
+    from sqlalchemy import select
+
+    from claims.ledger.db import engine_for
+    from claims.ledger.models import AwaitingConfirmation as Awaiting
+    from claims.settings import load_settings
+
+    with engine_for(load_settings().database_url).connect() as connection:
+        spans = connection.execute(select(Awaiting.opened_on, Awaiting.closed_on).where(
+            Awaiting.claim_id == "C").order_by(Awaiting.opened_on)).all()
+    assert [tuple(span) for span in spans] == [(DAY, missed), (missed, amended)]  # one row per day, no overlap
+
+
+def test_every_day_rendered_again_gives_its_report_again(env: Path) -> None:
+    """Pending days, a review, a determination and an amendment after it: each
+    day's report, rendered again after all the days ran, is the same."""
+    drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1", **HAINAN)))
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(
+        f.claim(claim_id="P", order_id="O-NONE"), f.claim(claim_id="R", order_id="O1", liability_disputed="true")))
+    days = [DAY + timedelta(days=n) for n in (0, 1, 2, 8, 40, 41, 60, 61)]
+    for day in days[:5]:
+        run(day)
+    drop_feed(env, "determinations", days[5], "d.csv", determination_csv([{
+        "claim_id": "R", "platform_code": "didi", "decision": "rejected", "approved_amount_fen": "",
+        "reason": "", "decided_at": "2025-10-10T10:00:00+08:00", "decided_by": "HRSS"}]))
+    drop(env, "claims", "didi", days[5], "c.csv", claims_file(
+        f.claim(claim_id="R", order_id="O1", liability_disputed="true", medical_cost_fen="1234")))
+    for day in days[5:]:
+        run(day)
+    reports = {day: _deadline_rows(env, day) for day in days}
+    assert any(reports.values())  # (the scenario does list claims)
+    for day in days:
+        run(day)
+    assert {day: _deadline_rows(env, day) for day in days} == reports
+
+
 def test_explain_shows_every_rule_and_masks_personal_data(env: Path) -> None:
     from claims.adjudication.explain import explain
     from claims.ledger.db import engine_for
