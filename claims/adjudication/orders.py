@@ -134,7 +134,10 @@ def _read_orders(path: str | Path, ids: list[str]) -> pa.Table:
         table = reader.read_row_group(group, columns=ORDER_COLUMNS, use_threads=False)
         return table.filter(pc.is_in(table["order_id"], value_set=wanted.slice(first, end - first)))
 
-    with ThreadPoolExecutor(max_workers=min(pa.cpu_count(), len(tasks)), thread_name_prefix="lake-group") as pool:
+    # (at most a few row groups decoded at once: a row group of a million orders is
+    # about 100 MB of columns, whatever the number of cores)
+    workers = min(pa.cpu_count(), MAX_GROUPS_AT_ONCE, len(tasks))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lake-group") as pool:
         # (the low-cardinality columns are read as their dictionaries and only the
         # rows kept are decoded to text: decoding them for every order cost much)
         return _decoded(pa.concat_tables(pool.map(read, tasks)))
@@ -148,6 +151,8 @@ def _decoded(table: pa.Table) -> pa.Table:
     return table
 
 
+#: How many row groups of a lake file are read at once, on as many threads.
+MAX_GROUPS_AT_ONCE = 4
 #: Columns with few distinct values (codes, statuses), read as Parquet dictionaries.
 DICTIONARY_COLUMNS = ["province_code", "city_code", "industry", "status"]
 
