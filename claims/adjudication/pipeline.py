@@ -186,13 +186,13 @@ def _linked(current: pd.DataFrame) -> pd.DataFrame:
     return linked.drop_duplicates(["platform_code", "order_id"]).reset_index(drop=True)
 
 
-def _latest(session: Session, day: date, wanted: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+def _latest(session: Session, day: date, wanted: str) -> pd.DataFrame:
     """The latest decision by the rules (as of ``day``) of each wanted claim."""
     latest = read_frame(session, _query(
         "SELECT d.platform_code, d.claim_id, d.id, d.claim_version_id, d.business_day, d.outcome, d.rule_version, "
         f"d.filed_on, d.confirm_by, d.calendar_estimated FROM {_from_wanted(_dialect(session), 'decision', 'd', wanted)} "
         "WHERE d.business_day <= :day AND d.basis = 'rules'"),
-        params or {"day": day}, dates=["business_day", "filed_on", "confirm_by"], bools=["calendar_estimated"])
+        {"day": day}, dates=["business_day", "filed_on", "confirm_by"], bools=["calendar_estimated"])
     if latest.empty:
         return latest
     ordinal = latest["business_day"].map(lambda d: d.toordinal())

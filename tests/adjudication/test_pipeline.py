@@ -196,6 +196,11 @@ def test_a_settled_review_leaves_the_report_and_an_earlier_report_is_rendered_ag
     assert report(report_day) == first
 
 
+def _deadline_rows(env: Path, day: date) -> list[tuple[str, str, str]]:
+    text = (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_text("utf-8")
+    return [(row["claim_id"], row["outcome"], row["confirm_by"]) for row in csv.DictReader(io.StringIO(text))]
+
+
 def test_a_review_decided_again_by_the_rules_leaves_the_report(env: Path) -> None:
     """An amendment decided again (here rejected: the claimant is not the order's
     worker) closes what the claim awaited: the report lists it no more."""
@@ -210,16 +215,9 @@ def test_a_review_decided_again_by_the_rules_leaves_the_report(env: Path) -> Non
                 worker_id=f.resident_id("44030519920101234"))))
     for day in (report_day, amended_day):
         run(day)
-    rows = {day: [r["claim_id"] for r in csv.DictReader(io.StringIO(
-        (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_text("utf-8")))]
-        for day in (report_day, amended_day)}
+    rows = {day: [row[0] for row in _deadline_rows(env, day)] for day in (report_day, amended_day)}
     assert decisions(env, amended_day)["AMENDED"]["outcome"] == "rejected"
     assert rows == {report_day: ["AMENDED"], amended_day: []}
-
-
-def _deadline_rows(env: Path, day: date) -> list[tuple[str, str, str]]:
-    text = (env / "outbox" / "reports" / f"date={day}" / "deadlines.csv").read_text("utf-8")
-    return [(row["claim_id"], row["outcome"], row["confirm_by"]) for row in csv.DictReader(io.StringIO(text))]
 
 
 def test_a_day_run_late_after_later_days_leaves_their_reports_as_they_were(env: Path) -> None:
