@@ -26,6 +26,11 @@ def as_utc(instant: datetime) -> datetime:
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
+def local_time(instant: datetime) -> str:
+    """An instant as published: Asia/Shanghai, to the second, with its offset."""
+    return as_utc(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+
+
 def parse_business_day(text: str) -> date:
     """Strictly YYYY-MM-DD (``date.fromisoformat`` alone also takes 20250901)."""
     try:

@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claims.csvtext import csv_bytes
+from claims.csvtext import csv_bytes, csv_lines
 
 
 def reference(columns: list[str], rows: list[list[object]]) -> bytes:
@@ -45,3 +45,19 @@ def test_plain_text_rows_and_rows_that_need_quoting() -> None:
        st.lists(st.lists(VALUES, max_size=4), max_size=5))
 def test_rows_of_any_length_the_same_bytes(columns: list[str], rows: list[list[object]]) -> None:
     assert csv_bytes(columns, rows) == reference(columns, rows)
+
+
+@given(st.lists(st.lists(VALUES, max_size=4), max_size=6))
+def test_each_line_as_the_csv_module_writes_its_row(rows: list[list[object]]) -> None:
+    assert csv_lines(rows) == [reference_line(row) for row in rows]
+
+
+def reference_line(row: list[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()[:-1]
+
+
+def test_lines_of_plain_rows_and_of_rows_that_need_quoting_among_them() -> None:
+    rows = [["C1", "a;b"], ["C2", 'say "no"'], ["C3", ""], [""], ["C4", None, 7]]
+    assert csv_lines(rows) == ["C1,a;b", 'C2,"say ""no"""', "C3,", '""', "C4,,7"]

@@ -9,7 +9,7 @@ import functools
 import json
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,7 +29,8 @@ from claims.adjudication.rules import (
     RuleSet,
     find_duplicates,
 )
-from claims.calendar import as_utc
+from claims.calendar import as_utc, local_time
+from claims.csvtext import csv_lines
 from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
 from claims.ledger.db import ordered_join
 from claims.ledger.models import (
@@ -58,11 +59,10 @@ class DayAdjudication:
     decided: dict[str, int] = field(default_factory=dict)
     determinations: dict[str, int] = field(default_factory=dict)
     calendar_estimated: int = 0
-    #: The run's decisions by the rules as ``decisions.csv`` lists them (claim_id,
-    #: platform_code, outcome, reason_codes, rule_version, decided_at), in platform
+    #: The run's decisions by the rules as ``decisions.csv`` lists them, in platform
     #: and claim order, when no earlier run of the day decided by the rules (they
     #: are then all the day's); else None (``publish_decisions`` reads the ledger).
-    rules_published: list[tuple] | None = None
+    rules_published: PublishedDecisions | None = None
 
     def count(self, rows: dict[str, list]) -> None:
         """Count decisions by the rules (columns as ``Adjudicator._decision_rows`` gives them)."""
@@ -94,6 +94,28 @@ DECISION_INSERT_COLUMNS = [
 
 #: A decision's columns in decisions.csv (decided_at as stored; the file shows it in Asia/Shanghai).
 PUBLISHED_COLUMNS = ("claim_id", "platform_code", "outcome", "reason_codes", "rule_version", "decided_at")
+
+
+@dataclass(frozen=True)
+class PublishedDecisions:
+    """Decisions as decisions.csv lists them: a line each (without its line end) and
+    the (platform_code, claim_id) it is about, in the file's order."""
+
+    keys: list[tuple[str, str]]
+    lines: list[str]
+
+
+def published_decisions(rows: list[tuple]) -> PublishedDecisions:
+    """Decisions given as PUBLISHED_COLUMNS (decided_at as stored: a datetime, or
+    SQLite's text) as decisions.csv lists them, decided_at in Asia/Shanghai."""
+    times: dict[object, str] = {}
+    for *_, decided_at in rows:
+        if decided_at not in times:
+            stamp = decided_at if isinstance(decided_at, datetime) else datetime.fromisoformat(decided_at)
+            times[decided_at] = local_time(stamp)
+    return PublishedDecisions([(row[1], row[0]) for row in rows],
+                              csv_lines([(*row[:5], times[row[5]]) for row in rows]))
+
 
 #: The rules' wanted claims once materialised for the run (see ``_wanted_table``).
 WANTED_TABLE = "SELECT platform_code, claim_id FROM adjudication_wanted"
@@ -340,35 +362,42 @@ class Adjudicator:
 
     def run(self, day: date) -> DayAdjudication:
         result = DayAdjudication(day)
-        with Session(self.engine) as session, session.begin():
-            self._decide_by_rules(session, day, result)
-        with Session(self.engine) as session, session.begin():
-            self._apply_determinations(session, day, result)
+        # (decisions.csv's lines are rendered on a thread while the decisions are
+        # written and committed: the database does that without the GIL)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="render") as renderer:
+            with Session(self.engine) as session, session.begin():
+                rendering = self._decide_by_rules(session, day, result, renderer)
+            with Session(self.engine) as session, session.begin():
+                self._apply_determinations(session, day, result)
+            if rendering is not None:
+                result.rules_published = rendering.result()
         return result
 
     # -- the rules ---------------------------------------------------------------------------
-    def _decide_by_rules(self, session: Session, day: date, result: DayAdjudication) -> None:
+    def _decide_by_rules(self, session: Session, day: date, result: DayAdjudication, renderer: ThreadPoolExecutor
+                         ) -> Future[PublishedDecisions] | None:
         """Decide, all at once, the claims with a version loaded by this day's run
         and the claims still pending; the work is bounded by the day's claims.
         Every read is one set-based query over those claims (RULES_WANTED), never a
         query per claim or a list of keys."""
-        with _wanted_table(session, day):
-            self._decide_wanted(session, day, result)
-
-    def _decide_wanted(self, session: Session, day: date, result: DayAdjudication) -> None:
-        search = self._plan_lake_search(session, day)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake") as pool:
+        with _wanted_table(session, day), ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake") as pool:
             # the lake is read (Arrow, mostly without the GIL) while the ledger answers the rest
-            reading = pool.submit(read_lake, self.lake, search)
-            versions = _versions(session, day, WANTED_TABLE, with_orders=True)
-            current = _current(versions)
-            known = _linked(current)
-            current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
-            to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current)
-            first_of_day = session.execute(_query(  # (to decide by the rules: its decisions are all the day's)
-                "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
-            ).first() is None
-            found = reading.result()
+            reading = pool.submit(read_lake, self.lake, self._plan_lake_search(session, day))
+            return self._decide_wanted(session, day, result, reading, renderer)
+
+    def _decide_wanted(self, session: Session, day: date, result: DayAdjudication, reading: Future[pd.DataFrame],
+                       renderer: ThreadPoolExecutor) -> Future[PublishedDecisions] | None:
+        """Decide; with the day's first decisions by the rules (they are then all
+        the day's), also render them as decisions.csv lists them (on ``renderer``)."""
+        versions = _versions(session, day, WANTED_TABLE, with_orders=True)
+        current = _current(versions)
+        known = _linked(current)
+        current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
+        to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current)
+        first_of_day = session.execute(_query(  # (to decide by the rules: its decisions are all the day's)
+            "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
+        ).first() is None
+        found = reading.result()
         # The orders found are written while the rules run: the database does its
         # part without the GIL (SQLite's steps; PostgreSQL's server), and deciding
         # needs no ledger access, so nothing else uses the session meanwhile.
@@ -377,12 +406,14 @@ class Adjudicator:
             decided = self._decide(to_decide, known, found, after_payment, duplicate_of, day)
             rows = self._decision_rows(day, *decided) if decided is not None else None
             result.orders_linked += linking.result()
+        rendering = None
+        if first_of_day:  # (to_decide is in platform and claim order: see _current)
+            published = [] if rows is None else [rows[name] for name in PUBLISHED_COLUMNS]
+            rendering = renderer.submit(lambda: published_decisions(list(zip(*published, strict=True))))
         if rows is not None:
             _insert_decisions(session, day, rows, awaited_before)
             result.count(rows)
-        if first_of_day:  # (to_decide is in platform and claim order: see _current)
-            result.rules_published = [] if rows is None else list(zip(
-                *(rows[name] for name in PUBLISHED_COLUMNS), strict=True))
+        return rendering
 
     def _decide(self, to_decide: pd.DataFrame, known: pd.DataFrame, found: pd.DataFrame,
                 after_payment: dict[tuple[str, str], str], duplicate_of: dict[tuple[str, str], str], day: date,

@@ -11,14 +11,19 @@ re-run renders the same bytes):
 from __future__ import annotations
 
 import bisect
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Date, Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from claims.adjudication.pipeline import PUBLISHED_COLUMNS, open_deadlines
-from claims.calendar import SHANGHAI, as_utc
-from claims.csvtext import csv_bytes, dict_csv_bytes
+from claims.adjudication.pipeline import (
+    PUBLISHED_COLUMNS,
+    PublishedDecisions,
+    open_deadlines,
+    published_decisions,
+)
+from claims.calendar import local_time
+from claims.csvtext import csv_lines, dict_csv_bytes
 from claims.ledger.bulk import fetch_tuples
 from claims.ledger.models import Determination, DeterminationResult
 from claims.store import Store
@@ -29,12 +34,9 @@ DETERMINATION_COLUMNS = ["claim_id", "platform_code", "decision", "decided_at", 
 DEADLINE_COLUMNS = ["claim_id", "platform_code", "outcome", "filed_on", "confirm_by", "status", "calendar_estimated"]
 
 
-def local_time(instant: datetime) -> str:
-    return as_utc(instant).astimezone(SHANGHAI).replace(microsecond=0).isoformat()
-
-
 def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCalendar,
-                      warning_working_days: int, rules_published: list[tuple] | None = None) -> dict[str, int]:
+                      warning_working_days: int, rules_published: PublishedDecisions | None = None
+                      ) -> dict[str, int]:
     """``rules_published``: the day's decisions by the rules, in platform and claim
     order, when the caller has them all (``DayAdjudication.rules_published``): then
     only the decisions by determination (a few) are read from the ledger. Either
@@ -43,17 +45,18 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
         postgres = session.connection().dialect.name == "postgresql"
         collate = ' COLLATE "C"' if postgres else ""  # (SQLite compares code points)
         if rules_published is None:
-            _names, decisions = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
+            _names, rows = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
                 session, text(f"SELECT {', '.join(DECISION_COLUMNS)} "
                               f"FROM decision WHERE business_day = :day "
                               f"ORDER BY platform_code{collate}, claim_id{collate}, basis DESC")
                 .bindparams(bindparam("day", type_=Date)), {"day": day})
+            decisions = published_decisions(rows)
         else:
             _names, determined = fetch_tuples(session, text(
                 f"SELECT {', '.join('d.' + name for name in DECISION_COLUMNS)} "
                 "FROM determination_result r JOIN decision d ON d.id = r.decision_id WHERE r.business_day = :day"
             ).bindparams(bindparam("day", type_=Date)), {"day": day})
-            decisions = _merged(rules_published, determined)
+            decisions = _merged(rules_published, published_decisions(determined))
         results = session.execute(
             select(Determination, DeterminationResult)
             .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
@@ -62,30 +65,25 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
         ).all()
         deadlines = open_deadlines(session, day, calendar, warning_working_days)
     prefix = f"date={day.isoformat()}"
-    times: dict[object, str] = {}
-    for *_, decided_at in decisions:
-        if decided_at not in times:
-            stamp = decided_at if isinstance(decided_at, datetime) else datetime.fromisoformat(decided_at)
-            times[decided_at] = local_time(stamp)
-    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", csv_bytes(
-        DECISION_COLUMNS, ((*decision[:5], times[decision[5]]) for decision in decisions)))
+    header = csv_lines([DECISION_COLUMNS])
+    outbox.write_bytes(f"decisions/{prefix}/decisions.csv", ("\n".join(header + decisions.lines) + "\n").encode())
     outbox.write_bytes(f"decisions/{prefix}/determinations.csv", dict_csv_bytes(DETERMINATION_COLUMNS, [
         {"claim_id": det.claim_id, "platform_code": det.platform_code, "decision": det.decision,
          "decided_at": local_time(det.decided_at), "result_code": res.reason_code}
         for det, res in results
     ]))
     outbox.write_bytes(f"reports/{prefix}/deadlines.csv", dict_csv_bytes(DEADLINE_COLUMNS, deadlines))
-    return {"decisions": len(decisions), "determinations": len(results), "deadlines": len(deadlines)}
+    return {"decisions": len(decisions.lines), "determinations": len(results), "deadlines": len(deadlines)}
 
 
-def _merged(rules: list[tuple], determined: list[tuple]) -> list[tuple]:
+def _merged(rules: PublishedDecisions, determined: PublishedDecisions) -> PublishedDecisions:
     """Decisions by the rules (in platform and claim order) with the few by
     determination put in place: after the rules' decision of the same claim."""
-    if not determined:
+    if not determined.lines:
         return rules
-    keys = [(row[1], row[0]) for row in rules]
-    merged = list(rules)
-    for row in sorted(determined, key=lambda row: (row[1], row[0]), reverse=True):
-        at = bisect.bisect_right(keys, (row[1], row[0]))
-        merged.insert(at, row)
-    return merged
+    keys, lines = list(rules.keys), list(rules.lines)
+    for key, line in sorted(zip(determined.keys, determined.lines, strict=True), reverse=True):
+        at = bisect.bisect_right(keys, key)
+        keys.insert(at, key)
+        lines.insert(at, line)
+    return PublishedDecisions(keys, lines)

@@ -335,11 +335,15 @@ def test_a_duplicate_filed_on_a_later_day_is_found_against_the_earlier_claim(env
 
 
 def test_decisions_by_determination_go_after_the_rules_decision_of_the_same_claim() -> None:
+    from claims.adjudication.pipeline import PublishedDecisions
     from claims.adjudication.publish import _merged
 
-    rules = [("A", "didi", "fast_track"), ("B", "didi", "standard_review"), ("A", "eleme", "fast_track")]
-    determined = [("B", "didi", "standard_review*"), ("0", "didi", "rejected"), ("Z", "didi", "rejected")]
-    assert [row[:3] for row in _merged(rules, determined)] == [
+    def published(*rows: tuple[str, str, str]) -> PublishedDecisions:
+        return PublishedDecisions([(platform, claim) for claim, platform, _ in rows], [",".join(row) for row in rows])
+
+    rules = published(("A", "didi", "fast_track"), ("B", "didi", "standard_review"), ("A", "eleme", "fast_track"))
+    determined = published(("B", "didi", "standard_review*"), ("0", "didi", "rejected"), ("Z", "didi", "rejected"))
+    assert _merged(rules, determined) == published(
         ("0", "didi", "rejected"), ("A", "didi", "fast_track"), ("B", "didi", "standard_review"),
-        ("B", "didi", "standard_review*"), ("Z", "didi", "rejected"), ("A", "eleme", "fast_track")]
-    assert _merged(rules, []) is rules
+        ("B", "didi", "standard_review*"), ("Z", "didi", "rejected"), ("A", "eleme", "fast_track"))
+    assert _merged(rules, published()) is rules
