@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from claims.adjudication.pipeline import note_ids
 from claims.ledger.bulk import insert_columns, insert_rows, read_frame
 from claims.ledger.db import engine_for
 from claims.ledger.models import ClaimOrder, ClaimVersion, Decision, LandingFile
 
 COLUMNS = ["platform_code", "claim_id", "claim_version_id", "business_day", "basis", "outcome", "reason_codes",
            "rule_set", "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated",
-           "evaluation", "decided_at"]
+           "note_id", "decided_at"]
 AWKWARD = 'tab\there, "quoted", back\\slash, new\nline, 中文'
 
 
@@ -65,11 +66,12 @@ def inserted_rows_read_back_unchanged(url: str) -> None:
     decided_at = datetime(2025, 9, 1, 23, 59, 59, 999999, tzinfo=UTC)
     with Session(engine) as session, session.begin():
         version_id = _version(session)
+        notes = note_ids(session, ["{}", "{\"a\": null}"])
         rows = [
             ("didi", "C1", version_id, date(2025, 9, 1), "rules", "fast_track", AWKWARD, "beijing", "bj-1", 12345,
-             date(2025, 8, 31), date(2025, 9, 10), None, True, "{}", decided_at),
+             date(2025, 8, 31), date(2025, 9, 10), None, True, notes["{}"], decided_at),
             ("didi", "C2", version_id, date(2025, 9, 1), "rules", "pending", "", "beijing", "bj-1", None,
-             date(2025, 8, 31), None, None, False, "{\"a\": null}",
+             date(2025, 8, 31), None, None, False, notes["{\"a\": null}"],
              datetime(2025, 9, 2, 7, 0, tzinfo=timezone(timedelta(hours=8)))),
         ]
         assert insert_rows(session, Decision.__table__, COLUMNS, rows) == 2
@@ -78,6 +80,7 @@ def inserted_rows_read_back_unchanged(url: str) -> None:
         assert [d.claim_id for d in stored] == ["C1", "C2"]
         first, second = stored
         assert first.reason_codes == AWKWARD and second.reason_codes == ""
+        assert first.note.body == "{}" and second.note.body == "{\"a\": null}"
         assert first.payable_fen == 12345 and second.payable_fen is None
         assert first.calendar_estimated is True and second.calendar_estimated is False
         assert first.confirm_by == date(2025, 9, 10) and second.confirm_by is None

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import Session
 
 from claims.ledger.db import engine_for
 from claims.ledger.models import Base
+
+
+def _table_as_migrated(session: Session, name: str) -> Table:
+    """A table as the ledger's current revision has it (an older one's columns)."""
+    return Table(name, MetaData(), autoload_with=session.connection())
 
 
 def test_the_migrated_schema_is_the_models_schema(ledger_url: str) -> None:
@@ -27,7 +34,7 @@ def test_the_work_list_migration_lists_every_claim_with_a_payable_decision(ledge
     from sqlalchemy.orm import Session
 
     from claims.ledger.db import alembic_config, upgrade
-    from claims.ledger.models import Decision, PayoutWork
+    from claims.ledger.models import PayoutWork
     from tests.test_bulk import _version
 
     config = alembic_config(ledger_url)
@@ -36,10 +43,11 @@ def test_the_work_list_migration_lists_every_claim_with_a_payable_decision(ledge
         command.downgrade(config, "0008")
     with Session(engine_for(ledger_url)) as session, session.begin():
         version_id = _version(session)
+        decision = _table_as_migrated(session, "decision")
         base = {"claim_version_id": version_id, "basis": "rules", "reason_codes": "", "rule_set": "beijing",
                 "rule_version": "bj-1", "filed_on": date(2025, 9, 1), "confirm_by": None, "pay_by": None,
                 "calendar_estimated": False, "evaluation": "{}", "decided_at": datetime(2025, 9, 1, tzinfo=UTC)}
-        session.execute(insert(Decision), [
+        session.execute(insert(decision), [
             dict(base, platform_code="didi", claim_id="C1", business_day=date(2025, 9, 2), outcome="fast_track",
                  payable_fen=100),
             dict(base, platform_code="didi", claim_id="C1", business_day=date(2025, 9, 3), outcome="fast_track",
@@ -66,7 +74,7 @@ def test_the_awaiting_confirmation_migration_opens_and_closes_as_the_runs_would(
     from sqlalchemy.orm import Session
 
     from claims.ledger.db import alembic_config, upgrade
-    from claims.ledger.models import AwaitingConfirmation, Decision
+    from claims.ledger.models import AwaitingConfirmation
     from tests.test_bulk import _version
 
     config = alembic_config(ledger_url)
@@ -76,11 +84,12 @@ def test_the_awaiting_confirmation_migration_opens_and_closes_as_the_runs_would(
     day = [date(2025, 9, max(n, 1)) for n in range(31)]  # day[n] is the nth of September
     with Session(engine_for(ledger_url)) as session, session.begin():
         version_id = _version(session)
+        decision = _table_as_migrated(session, "decision")
         base = {"claim_version_id": version_id, "platform_code": "didi", "reason_codes": "", "rule_set": "hainan",
                 "rule_version": "hn-1", "filed_on": day[1], "confirm_by": day[20], "pay_by": None,
                 "calendar_estimated": False, "evaluation": "{}", "decided_at": datetime(2025, 9, 1, tzinfo=UTC),
                 "payable_fen": None, "basis": "rules", "outcome": "standard_review", "business_day": day[2]}
-        session.execute(insert(Decision), [
+        session.execute(insert(decision), [
             dict(base, claim_id="DETERMINED"),
             dict(base, claim_id="DETERMINED", basis="determination", business_day=day[5], payable_fen=100),
             dict(base, claim_id="SAME-DAY"),
@@ -108,3 +117,42 @@ def test_the_awaiting_confirmation_migration_opens_and_closes_as_the_runs_would(
         ("PENDING-THEN-REVIEW", "standard_review", day[25], False, day[4], None),
         ("SAME-DAY", "standard_review", day[20], False, day[2], day[2]),
     ]
+
+
+def test_the_notes_migration_keeps_each_decisions_note_once_per_distinct_text(ledger_url: str) -> None:
+    """0012 moves every decision's note into decision_note, one row per distinct
+    text, and the decision refers to it: explain reads the same note as before."""
+    import hashlib
+    from datetime import UTC, date, datetime
+
+    from alembic import command
+    from sqlalchemy import insert, select
+
+    from claims.ledger.db import alembic_config, upgrade
+    from claims.ledger.models import Decision, DecisionNote
+    from tests.test_bulk import _version
+
+    config = alembic_config(ledger_url)
+    with engine_for(ledger_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    shared, own = '{"pending_max_days": 7}', '{"determination": {"reason": "说明 \\"quoted\\""}}'
+    with Session(engine_for(ledger_url)) as session, session.begin():
+        version_id = _version(session)
+        decision = _table_as_migrated(session, "decision")
+        base = {"claim_version_id": version_id, "platform_code": "didi", "reason_codes": "", "rule_set": "hainan",
+                "rule_version": "hn-1", "filed_on": date(2025, 9, 1), "confirm_by": None, "pay_by": None,
+                "calendar_estimated": False, "decided_at": datetime(2025, 9, 1, tzinfo=UTC), "payable_fen": None,
+                "basis": "rules", "outcome": "fast_track", "business_day": date(2025, 9, 1)}
+        session.execute(insert(decision), [
+            dict(base, claim_id="A", evaluation=shared), dict(base, claim_id="B", evaluation=shared),
+            dict(base, claim_id="A", basis="determination", evaluation=own)])
+    upgrade(ledger_url)
+    with Session(engine_for(ledger_url)) as session:
+        notes = {note.body: (note.id, note.sha256) for note in session.execute(select(DecisionNote)).scalars()}
+        decisions = session.execute(select(Decision).order_by(Decision.claim_id, Decision.basis)).scalars().all()
+        assert set(notes) == {shared, own}
+        assert all(digest == hashlib.sha256(body.encode()).hexdigest() for body, (_, digest) in notes.items())
+        assert [(d.claim_id, d.basis, d.note.body) for d in decisions] == [
+            ("A", "determination", own), ("A", "rules", shared), ("B", "rules", shared)]
+        assert decisions[1].note_id == decisions[2].note_id == notes[shared][0]

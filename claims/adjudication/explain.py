@@ -78,7 +78,7 @@ def explain(engine: Engine, cipher: Cipher, claim_id: str, platform_code: str | 
         return "\n".join(lines)
     book = load_rule_sets()
     for decision in decisions:
-        detail = json.loads(decision.evaluation)
+        detail = json.loads(decision.note.body)
         lines += ["", f"Decision of the run of {decision.business_day} ({decision.basis}), "
                       f"rule set {decision.rule_version or '-'}:"]
         if decision.basis == "rules":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -85,10 +86,12 @@ VERSION_COLUMNS = (
     "worker_ref", "incident_at", "reported_at", "incident_province_code", "incident_city_code", "injury_type",
     "treatment", "inpatient_days", "medical_cost_fen", "disability_assessment", "liability_disputed", "documents",
 )
+#: A decision's columns as ``Adjudicator._decision_rows`` gives them: the note's
+#: text, which ``_insert_decisions`` stores once (``decision_note``) and the
+#: decision refers to by ``note_id``.
 DECISION_INSERT_COLUMNS = [
     "platform_code", "claim_id", "claim_version_id", "business_day", "basis", "outcome", "reason_codes", "rule_set",
-    "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated", "evaluation",
-    "decided_at",
+    "rule_version", "payable_fen", "filed_on", "confirm_by", "pay_by", "calendar_estimated", "note", "decided_at",
 ]
 
 
@@ -324,13 +327,33 @@ END_LATE_ROWS = _query(
     "    AND d.business_day > :day)")
 
 
+#: Notes are stored once, the first time a run makes them.
+INSERT_NOTE = text("INSERT INTO decision_note (sha256, body) VALUES (:sha256, :body) ON CONFLICT (sha256) DO NOTHING")
+NOTE_IDS = text("SELECT sha256, id FROM decision_note WHERE sha256 IN :digests").bindparams(
+    bindparam("digests", expanding=True))
+
+
+def note_ids(session: Session, bodies: list[str]) -> dict[str, int]:
+    """The ``decision_note`` id of each of ``bodies`` (distinct), stored when new."""
+    digests = {body: hashlib.sha256(body.encode()).hexdigest() for body in bodies}
+    ids: dict[str, int] = {}
+    for start in range(0, len(bodies), 500):
+        chunk = bodies[start: start + 500]
+        session.execute(INSERT_NOTE, [{"sha256": digests[body], "body": body} for body in chunk])
+        ids.update(tuple(row) for row in session.execute(NOTE_IDS, {"digests": [digests[body] for body in chunk]}))
+    return {body: ids[digest] for body, digest in digests.items()}
+
+
 def _insert_decisions(session: Session, day: date, columns: dict[str, list],
                       awaited_before: set[tuple[str, str]]) -> None:
     """Insert the decisions by the rules, the payable ones into the payout run's
     work list, and those awaiting confirmation into ``awaiting_confirmation``,
     closing what the claims decided awaited before (``awaited_before``: the
     claims whose last decision by the rules awaited confirmation)."""
-    insert_columns(session, Decision.__table__, columns)
+    notes = note_ids(session, list(dict.fromkeys(columns["note"])))  # (a handful of distinct texts)
+    insert_columns(session, Decision.__table__, {
+        **{name: values for name, values in columns.items() if name != "note"},
+        "note_id": list(map(notes.__getitem__, columns["note"]))})
     payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
     if payable:
         insert_columns(session, PayoutWork.__table__, {
@@ -467,7 +490,7 @@ class Adjudicator:
         return to_decide, after_payment, duplicate_of, awaited_before
 
     def _decision_rows(self, day: date, frame: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, list]:
-        """The decisions' columns as inserted, with deadlines and the evaluation note
+        """The decisions' columns as inserted, with deadlines and the note
         (no ledger access)."""
         outcomes = verdicts["outcome"].to_numpy(dtype=object)
         rule_versions = verdicts["rule_version"].to_numpy(dtype=object)
@@ -644,8 +667,10 @@ class Adjudicator:
             "rule_set": "hrss-determination", "rule_version": review.rule_version,
             "payable_fen": determination.approved_amount_fen if approved else None, "filed_on": review.filed_on,
             "confirm_by": review.confirm_by, "pay_by": None, "calendar_estimated": review.calendar_estimated,
-            "evaluation": json.dumps(explanation, ensure_ascii=False, sort_keys=True), "decided_at": decided_at,
+            "decided_at": decided_at,
         }
+        note = json.dumps(explanation, ensure_ascii=False, sort_keys=True)
+        row["note_id"] = note_ids(session, [note])[note]
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
         session.execute(CLOSE_CONFIRMATION, {"day": day, "platform_code": key[0], "claim_id": key[1]})
         if row["payable_fen"] is not None:  # the payout run's work list

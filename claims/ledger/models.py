@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -197,6 +197,21 @@ AWAITING_OUTCOMES = ("standard_review", "pending")
 DECISION_PENDING = "basis = 'rules' AND outcome = 'pending'"
 
 
+class DecisionNote(Base):
+    """What a decision records beyond its columns, as JSON: for a decision by the
+    rules, the policy it was made under (coverage grace, pending period), its
+    deadlines and the claim it duplicates; for a determination, the determination.
+    Kept once per distinct text (``sha256``): a day's 100,000 decisions by the
+    rules share a handful of notes, and each used to hold its own copy (16 MB a day,
+    a third of what a run wrote)."""
+
+    __tablename__ = "decision_note"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the body's UTF-8
+    body: Mapped[str] = mapped_column(Text)
+
+
 class Decision(Base):
     """A decision on a claim's version by the run of a business day: by the
     fast-track rules, or the HRSS office's determination after standard review.
@@ -226,8 +241,9 @@ class Decision(Base):
     confirm_by: Mapped[date | None] = mapped_column(Date)
     pay_by: Mapped[date | None] = mapped_column(Date)
     calendar_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
-    evaluation: Mapped[str] = mapped_column(Text)  # JSON: every rule's inputs and verdict (no personal data)
+    note_id: Mapped[int] = mapped_column(ForeignKey("decision_note.id"))  # (no personal data)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[DecisionNote] = relationship(lazy="joined", innerjoin=True)
 
 
 class Determination(Base):
