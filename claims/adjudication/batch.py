@@ -128,7 +128,8 @@ def decide(frame: pd.DataFrame, book: RuleBook, decided_on: date, policy: Policy
     )
     amount = pd.array(np.where(outcome == FAST_TRACK, cost, 0), dtype="Int64")
     amount[outcome != FAST_TRACK] = pd.NA
-    return pd.DataFrame({
-        "outcome": outcome, "reasons": reasons, "rule_version": versions, "rule_set": names, "amount_fen": amount,
-        "confirm_fast_track": outcome == FAST_TRACK,
-    }, index=frame.index)
+    texts = {name: pd.Series(values, index=frame.index, dtype=object)  # (as they are: inferring Arrow strings
+             for name, values in (("outcome", outcome), ("reasons", reasons),  # and back cost 0.06 s)
+                                  ("rule_version", versions), ("rule_set", names))}
+    return pd.DataFrame({**texts, "amount_fen": amount, "confirm_fast_track": outcome == FAST_TRACK},
+                        index=frame.index)

@@ -32,7 +32,7 @@ from claims.adjudication.rules import (
 )
 from claims.calendar import as_utc, local_time
 from claims.csvtext import csv_lines
-from claims.ledger.bulk import fetch_tuples, insert_columns, read_frame
+from claims.ledger.bulk import fetch_tuples, insert_columns, object_array, read_frame
 from claims.ledger.db import ordered_join
 from claims.ledger.models import (
     AWAITING_OUTCOMES,
@@ -450,8 +450,8 @@ class Adjudicator:
         orders = _order_facts(linked)
         frame = to_decide.merge(orders, on=["platform_code", "order_id"], how="left")
         frame["order_found"] = frame["order_worker_ref"].notna()
-        frame["duplicate_of"] = [duplicate_of.get(key) for key in
-                                 zip(frame["platform_code"], frame["claim_id"], strict=True)]
+        frame["duplicate_of"] = object_array([None] * len(frame) if not duplicate_of else [  # (usually none)
+            duplicate_of.get(key) for key in zip(frame["platform_code"], frame["claim_id"], strict=True)])
         frame["incident_us"] = _micros(frame["incident_at"])
         frame["reported_us"] = _micros(frame["reported_at"])
         frame["filed_on"] = frame["partition_date"]
@@ -496,8 +496,7 @@ class Adjudicator:
         outcomes = verdicts["outcome"].to_numpy(dtype=object)
         rule_versions = verdicts["rule_version"].to_numpy(dtype=object)
         first_filed = frame["first_filed_on"].to_numpy(dtype=object)
-        duplicate_of = np.array([None if value is None or value != value else value
-                                 for value in frame["duplicate_of"].tolist()], dtype=object)
+        duplicate_of = frame["duplicate_of"].to_numpy(dtype=object)  # (a claim id, or None)
         # deadlines and notes depend on these four only: worked out once per distinct combination
         codes, keys = distinct(rule_versions, outcomes, first_filed, duplicate_of)
         deadlines = {key[:3]: self._deadlines(self.book.get(key[0]), key[1], key[2]) for key in keys}

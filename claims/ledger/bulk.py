@@ -165,7 +165,7 @@ def insert_columns(session: Session, table: TableLike, data: Mapping[str, Sequen
         # statement's parameters are then a slice of it (numpy copies the references)
         grid = np.empty((count, len(columns)), dtype=object)
         for index, (kind, name) in enumerate(zip(kinds, columns, strict=True)):
-            grid[:, index] = _objects(_sqlite_column(kind, data[name]))
+            grid[:, index] = object_array(_sqlite_column(kind, data[name]))
         # Many rows per statement (as many as SQLite takes parameters): a few
         # statements, not one per row, so the GIL changes hands a few times only and
         # the insert can run beside Python work in another thread.
@@ -232,7 +232,7 @@ def read_frame(session: Session, query: TextClause, params: dict[str, Any] | Non
     return frame
 
 
-def _objects(values: Sequence[Any]) -> np.ndarray:
+def object_array(values: Sequence[Any]) -> np.ndarray:
     """Values as a 1-d object array, kept as they are (no type inference); a
     typed numpy array gives its Python values, as ``tolist`` makes them."""
     if isinstance(values, np.ndarray) and values.dtype != object:
@@ -272,4 +272,4 @@ def _as_dates(values: pd.Series) -> pd.Series:
     mapping = {value: (None if value is None or value != value else value if isinstance(value, date)
                        else date.fromisoformat(value))
                for value in set(array.tolist())}
-    return pd.Series(_objects(tuple(mapping[value] for value in array.tolist())), index=values.index, dtype=object)
+    return pd.Series(object_array(tuple(mapping[value] for value in array.tolist())), index=values.index, dtype=object)
