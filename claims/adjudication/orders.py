@@ -167,7 +167,7 @@ def save_links(session: Session, found: pd.DataFrame) -> int:
         if name in ("accepted_at", "completed_at"):  # text in the stored form: one vectorised step
             columns.append(datetime_texts(session, pa.array(series)))
         elif name == "file_id":
-            columns.append([int(value) for value in series])
+            columns.append([int(value) for value in series.tolist()])  # (numpy's integers as Python's)
         else:
             columns.append(series.tolist())
     return insert_columns(session, ClaimOrder.__table__, dict(zip(LINK_COLUMNS, columns, strict=True)))

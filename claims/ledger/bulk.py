@@ -77,12 +77,15 @@ def _sqlite_value(kind: str, value: Any) -> Any:
     return int(bool(value))
 
 
+_TEXT_OR_NONE = {str, type(None)}
+
+
 def _sqlite_column(kind: str, values: Sequence[Any]) -> Sequence[Any]:
     """A column's values as SQLAlchemy's SQLite dialect stores them; each distinct
     value is converted once (a day's dates and times repeat a lot)."""
     if kind == "other":
         return values
-    if all(value is None or type(value) is str for value in values):
+    if set(map(type, values)) <= _TEXT_OR_NONE:
         return values  # already in the stored form (``datetime_texts``): a day's order times are all distinct
     memo = {value: _sqlite_value(kind, value) for value in set(values)}
     return list(map(memo.__getitem__, values))
