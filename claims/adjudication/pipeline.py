@@ -176,6 +176,12 @@ def _query(sql: str) -> TextClause:
     return query
 
 
+#: Whether another claim's version (loaded by runs up to the day) names the order
+#: version ``v`` names: one seek in the index of orders' claims.
+ORDER_SHARED = (
+    "EXISTS (SELECT 1 FROM claim_version c WHERE c.platform_code = v.platform_code AND c.order_id = v.order_id "
+    "AND c.claim_id <> v.claim_id AND c.business_day <= :day)")
+
 #: The order a version names, as linked by earlier runs (``claim_order``), beside the version.
 LINKED_ORDER_COLUMNS = {"worker_ref": "order_worker_ref", "province_code": "order_province_code",
                         "accepted_at": "order_accepted_at", "completed_at": "order_completed_at"}
@@ -184,13 +190,16 @@ LINKED_ORDER_COLUMNS = {"worker_ref": "order_worker_ref", "province_code": "orde
 def _versions(session: Session, day: date, wanted: str, with_orders: bool = False) -> pd.DataFrame:
     """Every version loaded by runs up to ``day`` of the wanted claims; with
     ``with_orders``, also the linked order's LINKED_ORDER_COLUMNS (null where the
-    order is not linked yet) and ``order_linked``, in the same query."""
+    order is not linked yet), ``order_linked``, and ``order_shared``: whether
+    another claim names the same order (only then is there a duplicate to look
+    for), in the same query."""
     columns = ", ".join("v." + name for name in VERSION_COLUMNS)
     joined = ""
     datetimes = ["incident_at", "reported_at"]
     if with_orders:
         columns += ", o.id AS order_link, " + ", ".join(f"o.{name} AS {alias}"
                                                        for name, alias in LINKED_ORDER_COLUMNS.items())
+        columns += f", {ORDER_SHARED} AS order_shared"
         joined = "LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
         datetimes += ["order_accepted_at", "order_completed_at"]
     versions = read_frame(
@@ -200,6 +209,7 @@ def _versions(session: Session, day: date, wanted: str, with_orders: bool = Fals
         bools=["disability_assessment", "liability_disputed"])
     if with_orders:
         versions["order_linked"] = versions.pop("order_link").notna()
+        versions["order_shared"] = versions["order_shared"].astype(bool)
     return versions
 
 
@@ -414,10 +424,11 @@ class Adjudicator:
         """Decide; with the day's first decisions by the rules (they are then all
         the day's), also render them as decisions.csv lists them (on ``renderer``)."""
         versions = _versions(session, day, WANTED_TABLE, with_orders=True)
+        shared = bool(versions["order_shared"].any())
         current = _current(versions)
         known = _linked(current)
-        current = current.drop(columns=["order_linked", *LINKED_ORDER_COLUMNS.values()])
-        to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current)
+        current = current.drop(columns=["order_linked", "order_shared", *LINKED_ORDER_COLUMNS.values()])
+        to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current, shared)
         first_of_day = session.execute(_query(  # (to decide by the rules: its decisions are all the day's)
             "SELECT 1 FROM decision WHERE business_day = :day AND basis = 'rules' LIMIT 1"), {"day": day}
         ).first() is None
@@ -464,10 +475,11 @@ class Adjudicator:
             decided_frame.loc[amended, "amount_fen"] = pd.NA
         return frame, decided_frame
 
-    def _select(self, session: Session, day: date, current: pd.DataFrame
+    def _select(self, session: Session, day: date, current: pd.DataFrame, shared: bool
                 ) -> tuple[pd.DataFrame, dict[tuple[str, str], str], dict[tuple[str, str], str], set[tuple[str, str]]]:
         """The current versions to decide (new, changed or pending), what a payout
-        makes of them, which of them duplicate an earlier claim, and which of them
+        makes of them, which of them duplicate an earlier claim (looked for when a
+        version names an order that another claim names too: ``shared``), and which of them
         had a last decision by the rules that awaited confirmation."""
         latest = _latest(session, day, WANTED_TABLE)[["platform_code", "claim_id", "id", "claim_version_id",
                                                        "business_day", "outcome"]]
@@ -484,7 +496,7 @@ class Adjudicator:
             to_decide = to_decide[[after_payment.get(key) != "payee_only" for key in
                                    zip(to_decide["platform_code"], to_decide["claim_id"], strict=True)]]
             to_decide = to_decide.reset_index(drop=True)
-        duplicate_of = self._duplicates(session, day) if not to_decide.empty else {}
+        duplicate_of = self._duplicates(session, day) if shared and not to_decide.empty else {}
         awaited = merged[keep & merged["previous"].isin(AWAITING_OUTCOMES).to_numpy()]
         awaited_before = {key for key in zip(awaited["platform_code"], awaited["claim_id"], strict=True)
                           if after_payment.get(key) != "payee_only"}  # (those are not decided again)
@@ -603,9 +615,7 @@ class Adjudicator:
             "SELECT v.id, v.platform_code, v.claim_id, v.order_id, v.worker_ref, v.incident_at, v.reported_at, "
             "v.partition_date, v.file_name, v.line, v.business_day FROM claim_version v JOIN ("
             f"  SELECT DISTINCT v.platform_code, v.order_id FROM {_from_wanted(_dialect(session), 'claim_version', 'v')} "
-            "   WHERE v.business_day <= :day AND EXISTS (SELECT 1 FROM claim_version c "
-            "     WHERE c.platform_code = v.platform_code AND c.order_id = v.order_id AND c.claim_id <> v.claim_id "
-            "       AND c.business_day <= :day)"
+            f"   WHERE v.business_day <= :day AND {ORDER_SHARED}"
             ") s ON s.platform_code = v.platform_code AND s.order_id = v.order_id WHERE v.business_day <= :day"),
             {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"])
         if shared.empty:
