@@ -82,7 +82,7 @@ RULES_WANTED = (
 DETERMINATIONS_WANTED = "SELECT DISTINCT platform_code, claim_id FROM determination WHERE business_day = :day"
 
 VERSION_COLUMNS = (
-    "id", "platform_code", "claim_id", "partition_date", "file_name", "line", "business_day", "order_id",
+    "id", "platform_code", "claim_id", "partition_date", "file_name", "line", "order_id",
     "worker_ref", "incident_at", "reported_at", "incident_province_code", "incident_city_code", "injury_type",
     "treatment", "inpatient_days", "medical_cost_fen", "disability_assessment", "liability_disputed", "documents",
 )
@@ -205,7 +205,7 @@ def _versions(session: Session, day: date, wanted: str, with_orders: bool = Fals
     versions = read_frame(
         session, _query(f"SELECT {columns} FROM {_from_wanted(_dialect(session), 'claim_version', 'v', wanted)} {joined}"
                         "WHERE v.business_day <= :day"),
-        {"day": day}, dates=["partition_date", "business_day"], datetimes=datetimes,
+        {"day": day}, dates=["partition_date"], datetimes=datetimes,
         bools=["disability_assessment", "liability_disputed"])
     if with_orders:
         versions["order_linked"] = versions.pop("order_link").notna()
@@ -613,11 +613,11 @@ class Adjudicator:
         decides, over every claim filed for the orders that another claim names too)."""
         shared = read_frame(session, _query(  # (one index seek per wanted version finds the shared orders)
             "SELECT v.id, v.platform_code, v.claim_id, v.order_id, v.worker_ref, v.incident_at, v.reported_at, "
-            "v.partition_date, v.file_name, v.line, v.business_day FROM claim_version v JOIN ("
+            "v.partition_date, v.file_name, v.line FROM claim_version v JOIN ("
             f"  SELECT DISTINCT v.platform_code, v.order_id FROM {_from_wanted(_dialect(session), 'claim_version', 'v')} "
             f"   WHERE v.business_day <= :day AND {ORDER_SHARED}"
             ") s ON s.platform_code = v.platform_code AND s.order_id = v.order_id WHERE v.business_day <= :day"),
-            {"day": day}, dates=["partition_date", "business_day"], datetimes=["incident_at", "reported_at"])
+            {"day": day}, dates=["partition_date"], datetimes=["incident_at", "reported_at"])
         if shared.empty:
             return {}
         everyone = _current(shared)
