@@ -61,6 +61,10 @@ def phase(name: str, workdir: Path) -> dict:
 
 
 def run_phase(name: str, workdir: Path) -> dict:
+    # Each phase starts with the page cache written out: otherwise the disk is
+    # still writing the previous step's files (1.5 GB of landing CSV, the lake)
+    # while the phase commits, and its fsyncs wait behind them.
+    os.sync()
     output = subprocess.run(
         [sys.executable, __file__, "--phase", name, "--workdir", str(workdir)],
         check=True, capture_output=True, text=True,
