@@ -61,6 +61,8 @@ _REASONS = [
     Reason("DOCUMENTS_MISSING", "decision", "a document the rule set requires is missing"),
     Reason("DUPLICATE_CLAIM", "decision", "another claim of the same worker for the same order and incident was filed first"),
     Reason("FILED_LATE", "decision", "the claim was filed after the rule set's filing deadline"),
+    Reason("OVER_AUTOMATIC_LIMIT", "decision", "the amount is above the rule set's authority limit of automatic payment: standard review"),
+    Reason("INCIDENT_OUTSIDE_PROVINCE", "decision", "the rule set's fast track is for injuries in its own province; this one happened elsewhere"),
     Reason("AMENDED_AFTER_PAYMENT", "decision", "the claim was amended after a payout: anything but a payee change goes to standard review"),
     Reason("CALENDAR_ESTIMATED", "decision", "a deadline falls in a year without an official working-day schedule: estimated on weekdays"),
     Reason("APPROVED_BY_DETERMINATION", "decision", "approved by the HRSS office after standard review: payable"),

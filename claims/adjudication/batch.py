@@ -80,6 +80,8 @@ def decide(frame: pd.DataFrame, book: RuleBook, decided_on: date, policy: Policy
     no_assessment = param(lambda r: r.fast_track.no_disability_assessment, bool)
     undisputed = param(lambda r: r.fast_track.undisputed, bool)
     filing_limit = param(lambda r: r.fast_track.filing_deadline_days, np.int64)
+    payment_limit = param(lambda r: r.fast_track.automatic_payment_limit_fen, np.int64)
+    in_province = param(lambda r: r.fast_track.incident_in_province, bool)
 
     treatment_codes, treatment_pairs = distinct(key_codes, frame["treatment"].to_numpy(dtype=object))
     allowed = np.array([treatment in chosen[key].fast_track.allowed_treatments
@@ -109,6 +111,8 @@ def decide(frame: pd.DataFrame, book: RuleBook, decided_on: date, policy: Policy
         (complete, "DOCUMENTS_MISSING"),
         (frame["duplicate_of"].isna().to_numpy(), "DUPLICATE_CLAIM"),
         (first_filed - reported_day <= filing_limit, "FILED_LATE"),
+        (cost <= payment_limit, "OVER_AUTOMATIC_LIMIT"),
+        (~in_province | (frame["incident_province_code"].to_numpy(dtype=object) == province), "INCIDENT_OUTSIDE_PROVINCE"),
     ]
     failed = np.zeros(n, dtype=np.int64)  # bit i: check i failed
     for bit, (passed, _code) in enumerate(checks):

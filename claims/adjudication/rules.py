@@ -64,6 +64,11 @@ class FastTrackRules:
     undisputed: bool
     required_documents: tuple[str, ...]
     filing_deadline_days: int  # calendar days from the report's Asia/Shanghai date to the filing
+    #: the most a claim may be paid without a person's review (inclusive): the
+    #: authority limit of automatic payment, whatever the cost cap says
+    automatic_payment_limit_fen: int = 300000
+    #: the injury must have happened (and been treated) in the insuring province
+    incident_in_province: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ _TOP_KEYS = {"rule_set", "version", "province_code", "effective_from", "source",
 _OPTIONAL_TOP_KEYS = {"notes"}
 _FAST_TRACK_KEYS = {
     "allowed_treatments", "max_inpatient_days", "cost_cap_fen", "no_disability_assessment", "undisputed",
-    "required_documents", "filing_deadline_days",
+    "required_documents", "filing_deadline_days", "automatic_payment_limit_fen", "incident_in_province",
 }
 _DEADLINE_KEYS = {"confirm_working_days_fast_track", "confirm_working_days_standard", "pay_working_days_fast_track"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -250,6 +255,9 @@ def parse_rule_set(path: Path) -> RuleSet:
             undisputed=read.boolean("fast_track.undisputed", ft["undisputed"]),
             required_documents=read.names("fast_track.required_documents", ft["required_documents"], _DOCUMENT),
             filing_deadline_days=read.integer("fast_track.filing_deadline_days", ft["filing_deadline_days"]),
+            automatic_payment_limit_fen=read.integer("fast_track.automatic_payment_limit_fen",
+                                                     ft["automatic_payment_limit_fen"], minimum=1),
+            incident_in_province=read.boolean("fast_track.incident_in_province", ft["incident_in_province"]),
         ),
         deadlines=Deadlines(
             confirm_working_days_fast_track=read.integer(
@@ -516,10 +524,30 @@ def filed_in_time(facts: _Facts) -> Check:
     return _verdict("filed_in_time", inputs, days <= limit, reason_code="FILED_LATE")
 
 
-# The rules in the order their checks and reasons are recorded.
+def within_automatic_payment_limit(facts: _Facts) -> Check:
+    """What fast track pays (the medical cost claimed) stays within the rule set's
+    authority limit of automatic payment; above it a person reviews the claim."""
+    cost, limit = facts.claim.medical_cost_fen, facts.rules.automatic_payment_limit_fen
+    inputs = {"medical_cost_fen": cost, "automatic_payment_limit_fen": limit}
+    return _verdict("within_automatic_payment_limit", inputs, cost <= limit, reason_code="OVER_AUTOMATIC_LIMIT")
+
+
+def incident_in_province(facts: _Facts) -> Check:
+    """Where the rule set says so (Beijing: treatment in Beijing), the injury
+    happened in the insuring province (the order's)."""
+    incident, insuring = facts.claim.incident_province_code, facts.order.province_code
+    applies = facts.rules.incident_in_province
+    inputs = {"incident_province_code": incident, "insuring_province_code": insuring, "rule_applies": applies}
+    return _verdict("incident_in_province", inputs, not applies or incident == insuring,
+                    reason_code="INCIDENT_OUTSIDE_PROVINCE")
+
+
+# The rules in the order their checks and reasons are recorded (rules added later
+# come last, so that the reasons of earlier decisions keep their order).
 RULES: tuple[Callable[[_Facts], Check], ...] = (
     claimant_is_order_worker, covered, treatment_allowed, no_inpatient_stay, cost_under_cap,
     no_disability_assessment, liability_undisputed, documents_complete, not_duplicate, filed_in_time,
+    within_automatic_payment_limit, incident_in_province,
 )
 
 

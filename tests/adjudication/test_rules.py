@@ -147,14 +147,14 @@ def test_a_clear_small_injury_is_fast_tracked_with_every_check_recorded() -> Non
     [
         (HAINAN, 299999, ()),
         (HAINAN, 300000, ("COST_OVER_CAP",)),  # "under 3,000 yuan": the cap itself is not under
-        (HAINAN, 300001, ("COST_OVER_CAP",)),
+        (HAINAN, 300001, ("COST_OVER_CAP", "OVER_AUTOMATIC_LIMIT")),  # above the authority limit too
         (HAINAN, 0, ()),
         (SHANGHAI_PROVINCE, 299999, ()),  # the national default has the same cap
         (SHANGHAI_PROVINCE, 300000, ("COST_OVER_CAP",)),
         (BEIJING, 299999, ()),  # no cap published
         (BEIJING, 300000, ()),
-        (BEIJING, 300001, ()),
-        (BEIJING, 10**9, ()),
+        (BEIJING, 300001, ("OVER_AUTOMATIC_LIMIT",)),  # but the authority limit holds
+        (BEIJING, 10**9, ("OVER_AUTOMATIC_LIMIT",)),
     ],
 )
 def test_cost_cap(province: str, cost: int, reasons: tuple[str, ...]) -> None:
@@ -297,11 +297,13 @@ def test_without_its_order_the_incident_province_selects_the_rule_set() -> None:
 
 
 def test_the_orders_province_selects_the_rule_set_not_the_incident_province() -> None:
-    claim = replace(CLAIM, incident_province_code=BEIJING, incident_city_code="110100", medical_cost_fen=500000)
-    evaluation = decide(claim, ORDER)  # insured in Hainan: its cap applies
-    assert (evaluation.rule_version, evaluation.reasons) == ("hainan-small-injury@2025-01", ("COST_OVER_CAP",))
-    _, beijing_order = in_province(BEIJING)
-    assert decide(replace(CLAIM, medical_cost_fen=500000), beijing_order).outcome == FAST_TRACK
+    claim = replace(CLAIM, incident_province_code=BEIJING, incident_city_code="110100", medical_cost_fen=290000)
+    evaluation = decide(claim, ORDER)  # insured in Hainan: its rules apply, and the injury was not in Hainan
+    assert (evaluation.rule_version, evaluation.reasons) == ("hainan-small-injury@2025-01",
+                                                             ("INCIDENT_OUTSIDE_PROVINCE",))
+    beijing_claim, beijing_order = in_province(BEIJING)
+    insured_in_beijing = decide(replace(beijing_claim, medical_cost_fen=290000), beijing_order)
+    assert (insured_in_beijing.outcome, insured_in_beijing.rule_version) == (FAST_TRACK, "beijing-small-injury@2025-01")
 
 
 def test_an_order_that_is_not_the_claims_is_a_programming_error() -> None:
@@ -396,7 +398,7 @@ def write(folder: Path, name: str, document: dict[str, Any] | str) -> Path:
 
 def test_a_new_version_changes_decisions_for_claims_filed_from_its_date_only(tmp_path: Path) -> None:
     folder = packaged_copy(tmp_path)
-    fast_track = {**rule_document()["fast_track"], "cost_cap_fen": 500000}
+    fast_track = {**rule_document()["fast_track"], "cost_cap_fen": 500000, "automatic_payment_limit_fen": 500000}
     write(folder, "hainan-small-injury-2026-01.json",
           rule_document(version="2026-01", effective_from="2026-01-01", fast_track=fast_track))
     book = load_rule_sets(folder)
@@ -422,8 +424,9 @@ def test_a_new_province_is_added_with_a_data_file_alone(tmp_path: Path) -> None:
     claim, order = in_province(SHANGHAI_PROVINCE)
     claim = replace(claim, medical_cost_fen=450000)
     before = decide(claim, order, book=load_rule_sets(folder))
-    assert (before.rule_version, before.reasons) == ("national-default@2022-07", ("COST_OVER_CAP",))
-    fast_track = {**rule_document()["fast_track"], "cost_cap_fen": None}
+    assert (before.rule_version, before.reasons) == ("national-default@2022-07",
+                                                     ("COST_OVER_CAP", "OVER_AUTOMATIC_LIMIT"))
+    fast_track = {**rule_document()["fast_track"], "cost_cap_fen": None, "automatic_payment_limit_fen": 1_000_000}
     write(folder, "shanghai-small-injury-2025-06.json", rule_document(
         rule_set="shanghai-small-injury", version="2025-06", province_code=SHANGHAI_PROVINCE,
         effective_from="2025-06-01", source="test", fast_track=fast_track))
@@ -639,3 +642,42 @@ def test_find_duplicates_does_not_depend_on_input_order(claims: list[ClaimFacts]
                                                                          claim.incident_at)
     groups = {(c.worker_ref, c.platform_code, c.order_id, c.incident_at) for c in claims}
     assert len(firsts) == len(groups)  # exactly one claim per group can be fast-tracked
+
+
+# -- the authority limit of automatic payment and the incident's province (issue 12, items 5 and 6) --
+
+
+@pytest.mark.parametrize("cost, outcome", [(300000, FAST_TRACK), (300001, STANDARD_REVIEW),
+                                           (10**15, STANDARD_REVIEW)])
+def test_beijing_without_a_cost_cap_still_pays_automatically_only_up_to_the_authority_limit(cost: int,
+                                                                                          outcome: str) -> None:
+    claim, order = in_province(BEIJING)
+    evaluation = decide(replace(claim, medical_cost_fen=cost), order)
+    assert BOOK.select(BEIJING, FILED).fast_track.cost_cap_fen is None  # no published cap
+    assert evaluation.outcome == outcome
+    assert evaluation.reasons == (() if outcome == FAST_TRACK else ("OVER_AUTOMATIC_LIMIT",))
+    assert evaluation.amount_fen == (cost if outcome == FAST_TRACK else None)
+
+
+def test_every_rule_set_carries_an_authority_limit_an_administrator_may_change(tmp_path: Path) -> None:
+    assert {r.fast_track.automatic_payment_limit_fen for r in BOOK.rule_sets} == {300000}
+    folder = packaged_copy(tmp_path)
+    document = json.loads((folder / "beijing-small-injury-2025-01.json").read_text("utf-8"))
+    document["fast_track"]["automatic_payment_limit_fen"] = 500000
+    write(folder, "beijing-small-injury-2025-01.json", document)
+    claim, order = in_province(BEIJING)
+    assert decide(replace(claim, medical_cost_fen=450000), order, book=load_rule_sets(folder)).outcome == FAST_TRACK
+    del document["fast_track"]["automatic_payment_limit_fen"]
+    write(folder, "beijing-small-injury-2025-01.json", document)
+    with pytest.raises(RuleSetError, match="automatic_payment_limit_fen"):
+        load_rule_sets(folder)
+
+
+def test_beijing_fast_track_is_for_injuries_in_beijing() -> None:
+    """A Beijing-insured fracture... a sprain treated in Hebei goes to standard review."""
+    claim, order = in_province(BEIJING)
+    elsewhere = replace(claim, incident_province_code="130000", incident_city_code="130100")
+    evaluation = decide(elsewhere, order)
+    assert (evaluation.outcome, evaluation.reasons) == (STANDARD_REVIEW, ("INCIDENT_OUTSIDE_PROVINCE",))
+    assert evaluation.rule_version == "beijing-small-injury@2025-01"
+    assert decide(claim, order).outcome == FAST_TRACK
