@@ -1,0 +1,59 @@
+"""Reports: reconciliation for finance and the province report for officials,
+rendered from the ledger only (never the landing zone) under
+``reports/date={D}/`` (CONTRACT.md, Reports). No personal data: the reports read
+pseudonyms, codes, dates and amounts, and publish aggregates and claim ids.
+
+Rendered from the ledger as of D, without the clock: a re-run of D writes the
+same bytes. A payout tie-out that does not hold fails the run after the files
+are written (a system fault); a premium difference is a finding, reported.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+from claims.settings import Settings, load_settings
+
+#: Days a released payout item may wait for the bank's answer before it is listed.
+DEFAULT_IN_TRANSIT_ALERT_DAYS = 5
+
+
+class PayoutTieOutError(RuntimeError):
+    """The ledger's balances do not equal what the payout records call for."""
+
+
+def in_transit_alert_days() -> int:
+    """``CLAIMS_IN_TRANSIT_ALERT_DAYS`` (default 5)."""
+    value = os.environ.get("CLAIMS_IN_TRANSIT_ALERT_DAYS", "").strip()
+    if not value:
+        return DEFAULT_IN_TRANSIT_ALERT_DAYS
+    days = int(value)
+    if days < 0:
+        raise ValueError("CLAIMS_IN_TRANSIT_ALERT_DAYS is a number of days, 0 or more")
+    return days
+
+
+def report_day(day: date, settings: Settings | None = None, *, province: str | None = None,
+               check: bool = True) -> dict[str, object]:
+    """Render D's reports into the outbox; raise PayoutTieOutError afterwards when
+    the payout tie-out does not hold (``check``). ``province`` limits the HTML
+    pages rendered to one province (the CSVs always cover every province)."""
+    from claims.ledger.db import engine_for, upgrade
+    from claims.reports.render import render_reports
+    from claims.reports.snapshot import load_snapshot
+    from claims.store import open_store
+
+    settings = settings or load_settings()
+    upgrade(settings.database_url)
+    from claims.reports.province import window_start
+
+    snapshot = load_snapshot(engine_for(settings.database_url), day, open_store(settings.lake_url),
+                             window_start(day))
+    outbox = open_store(settings.outbox_url)
+    result = render_reports(snapshot, outbox, in_transit_alert_days(), only_province=province)
+    if check and not result.payouts_tie_out:
+        raise PayoutTieOutError(
+            f"payouts of {day.isoformat()} do not tie out in province(s) {', '.join(result.differing_provinces)}: "
+            f"see reports/date={day.isoformat()}/payout_exceptions.csv")
+    return result.as_dict()
