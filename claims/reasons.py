@@ -25,8 +25,14 @@ _REASONS = [
     Reason("UNSUPPORTED_FORMAT", "file", "the file name has no supported extension (.csv, .csv.gz, .jsonl, .jsonl.gz, .parquet)"),
     Reason("MISSING_HEADER", "file", "the file has no header row"),
     Reason("MISSING_COLUMN", "file", "a required column is missing from the header"),
+    Reason("DUPLICATE_COLUMN", "file", "a column name appears twice in the header (or the Parquet schema)"),
+    Reason("LINE_TOO_LONG", "file", "a CSV line is longer than the line limit (CLAIMS_MAX_LINE_BYTES, 1 MiB by default): CSV rows cannot be cut apart safely, so the file is rejected"),
+    Reason("UNSUPPORTED_COLUMN_TYPE", "file", "a Parquet column the contract names has a type with no text form (struct, list, map, union)"),
+    Reason("ROW_GROUP_TOO_LARGE", "file", "a Parquet row group holds more than 512 MiB (uncompressed) in the contract's columns: write smaller row groups"),
     # Row rejections.
     Reason("MALFORMED_ROW", "row", "the row cannot be parsed (wrong number of fields, a truncated line or invalid JSON)"),
+    Reason("RECORD_TOO_LARGE", "row", "the JSONL line, or the Parquet row as text, is longer than the line limit (CLAIMS_MAX_LINE_BYTES, 1 MiB by default)"),
+    Reason("NOT_TEXT", "row", "a JSON object or array where a text, number or boolean value is expected"),
     Reason("MISSING_VALUE", "row", "a required field is empty"),
     Reason("INVALID_IDENTIFIER", "row", "identifiers are 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"),
     Reason("UNKNOWN_PLATFORM", "row", "the platform code is not registered"),
@@ -48,6 +54,7 @@ _REASONS = [
     Reason("INVALID_BANK_CODE", "row", "a bank branch code is 12 digits"),
     Reason("DUPLICATE_IN_FILE", "row", "the key was already used by an earlier row of the same file"),
     Reason("DUPLICATE_KEY", "row", "a different row was already loaded for this key"),
+    Reason("ORDER_ID_REUSED", "row", "the platform already used this order id for an order accepted on another date (order ids are unique per platform)"),
     # Decisions (decisions.csv); a decision records every reason that applied.
     Reason("ORDER_NOT_LOADED", "decision", "the claim's order has not been loaded yet: pending, decided again on later runs"),
     Reason("NO_ORDER_RECORD", "decision", "the claim's order was still not loaded after the waiting period: standard review"),
@@ -75,6 +82,11 @@ _REASONS = [
     Reason("RETURN_BATCH_MISMATCH", "return", "the end-to-end id belongs to another batch than the one named"),
     Reason("RETURN_ALREADY_FINAL", "return", "the item was already settled or returned: this answer changes nothing"),
     Reason("DETERMINATION_SUPERSEDED", "determination", "a later determination of the same day was applied instead"),
+    # Payout exceptions: an owed item held out of the day's files (the rest of the day is paid).
+    Reason("PAYOUT_OVER_ITEM_CEILING", "payout", "the item is above the per-item ceiling (CLAIMS_MAX_ITEM_FEN): held for a person to release"),
+    Reason("PAYOUT_ORDER_UNKNOWN", "payout", "the claim's order is not loaded, so its paying province (the order's) is unknown: held"),
+    Reason("PAYOUT_NO_PAYING_AGENCY", "payout", "no paying agency is in force for the paying province on the day: held"),
+    Reason("PAYOUT_PAYEE_UNPAYABLE", "payout", "the payee's name or account cannot be written to a bank file: held"),
 ]
 
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _REASONS}

@@ -193,6 +193,25 @@ def loaded_ids(lake: Store, keys: list[str]) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.table({name: pa.array([], LAKE_SCHEMA.field(name).type) for name in COMPARED})
 
 
+def overlapping_ids(lake: Store, key: str, low: str, high: str) -> pa.Array:
+    """The order ids of a lake file that lie in [low, high]: only the row groups whose
+    id range (Parquet statistics) overlaps it are read."""
+    with lake.local_copy(key) as path:
+        source = pq.ParquetFile(path)
+        column = source.schema_arrow.get_field_index("order_id")
+        groups = []
+        for index in range(source.metadata.num_row_groups):
+            stats = source.metadata.row_group(index).column(column).statistics
+            if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
+                continue
+            groups.append(index)
+        if not groups:
+            return pa.array([], pa.string())
+        ids = source.read_row_groups(groups, columns=["order_id"])["order_id"]
+    inside = pc.and_(pc.greater_equal(ids, low), pc.less_equal(ids, high))
+    return pc.filter(ids, inside).combine_chunks()
+
+
 def order_stats(summary: pa.Table) -> list[dict]:
     """Aggregates per (province, prefecture, industry) of the orders a file loaded."""
     grouped = pa.table({

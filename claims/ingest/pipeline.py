@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 from claims import reasons
 from claims.ingest import checks
 from claims.ingest.discovery import Discovery, LandingObject, discover
-from claims.ingest.orders import COMPARED, OrderStaging, lake_key, loaded_ids, order_stats, to_lake_rows
+from claims.ingest.orders import (
+    COMPARED,
+    OrderStaging,
+    lake_key,
+    loaded_ids,
+    order_stats,
+    overlapping_ids,
+    to_lake_rows,
+)
 from claims.ledger.bulk import insert_dicts
 from claims.ledger.models import (
     BankReturn,
@@ -234,7 +242,8 @@ class Ingestor:
         """Read, check and load the rows; raises NotUtf8 or NeedExactLines (before
         anything is committed) when the file has to be read another way."""
         columns, check, key = checks.CHECKS[source]
-        reader = FileReader(path, fmt, scan, columns, exact_lines=exact_lines)
+        reader = FileReader(path, fmt, scan, columns, exact_lines=exact_lines,
+                            max_line_bytes=self.settings.max_line_bytes)
         try:
             reader.open()
         except FileRejected as rejected:
@@ -317,8 +326,8 @@ class Ingestor:
                     return
                 outcome.extra_columns = [name for name in reader.header if name not in columns]
             for malformed in reader.malformed:
-                rejections.append(RejectionLine(malformed.line, "", "", "MALFORMED_ROW",
-                                                f"{reasons.message('MALFORMED_ROW')}: {malformed.detail}"))
+                rejections.append(RejectionLine(malformed.line, "", malformed.field, malformed.code,
+                                                f"{reasons.message(malformed.code)}: {malformed.detail}"))
             rejected_rows += len(reader.malformed)
             starts = None
             if reader.needs_line_remap(raw_rows):
@@ -337,6 +346,10 @@ class Ingestor:
                 self._load_claims(obj, day, outcome, claim_parts, key)
             else:
                 self._load_feed(day, outcome, claim_parts, key, FEED_RECORDS[source])
+        except FileRejected as rejected:  # met while reading: the whole file, nothing loaded
+            outcome.rows_in = reader.row_estimate()
+            outcome.reject_file(rejected.code, rejected.message, rejected.field)
+            self._commit(outcome, day, None)
         finally:
             if staging is not None:
                 staging.discard()
@@ -385,6 +398,15 @@ class Ingestor:
             unchanged, clashes, seen = self._against_loaded_orders(obj, staging, ids, ~repeat, lines)
             drop |= seen
             found.extend(clashes)
+            id_range = _id_range(ids)
+            reused = self._reused_on_other_dates(obj, ids, ~drop, id_range)
+            drop |= reused
+            found.extend(
+                RejectionLine(int(line), order_id[:RECORD_ID_MAX], "order_id", "ORDER_ID_REUSED",
+                              _message("ORDER_ID_REUSED", "order_id", order_id))
+                for line, order_id in zip(lines[reused].tolist(), pc.filter(ids, pa.array(reused)).to_pylist(),
+                                          strict=True)
+            )
             outcome.rows_unchanged = unchanged
             outcome.rows_rejected += len(found)
             outcome.rejections = sorted(outcome.rejections + found, key=lambda item: item.line)
@@ -397,7 +419,39 @@ class Ingestor:
                          for row in order_stats(summary)]
         else:
             outcome.rejections = sorted(outcome.rejections, key=lambda item: item.line)
-        self._commit(outcome, day, None, lake_key=key, order_stats=stats)
+            id_range = None
+        self._commit(outcome, day, None, lake_key=key, order_stats=stats,
+                     order_id_range=id_range if key is not None else None)
+
+    def _reused_on_other_dates(self, obj: LandingObject, ids: pa.ChunkedArray, candidates: np.ndarray,
+                               id_range: tuple[str, str]) -> np.ndarray:
+        """ORDER_ID_REUSED: rows whose order id the platform already used for an order
+        of another accepted date. Only the loaded files whose id range overlaps this
+        file's are read (the ledger keeps each file's range), and of those only the
+        row groups whose id range (Parquet statistics) overlaps it: with ids that grow
+        with time, as platforms' are, a new day overlaps no earlier day and reads
+        nothing (docs/architecture.md)."""
+        reused = np.zeros(len(ids), dtype=bool)
+        if not candidates.any():
+            return reused
+        low, high = id_range
+        with Session(self.engine) as session:
+            files = session.execute(
+                select(LandingFile.lake_key, LandingFile.order_id_min, LandingFile.order_id_max).where(
+                    LandingFile.source == "orders",
+                    LandingFile.platform_code == obj.platform_code,
+                    LandingFile.partition_date != obj.partition_date,
+                    LandingFile.lake_key.is_not(None),
+                ).order_by(LandingFile.id)
+            ).all()
+        # Compared here, not in SQL: code-point order whatever the database's collation.
+        overlapping = [key for key, first, last in files
+                       if key is not None and (first is None or last is None or (first <= high and last >= low))]
+        for key in overlapping:
+            earlier = overlapping_ids(self.lake, key, low, high)
+            if len(earlier):
+                reused |= _np_mask(pc.is_in(ids, value_set=earlier)) & candidates
+        return reused
 
     def _loaded_lake_keys(self, platform_code: str, partition_date: date) -> list[str]:
         with Session(self.engine) as session:
@@ -563,7 +617,8 @@ class Ingestor:
     # -- the one transaction per file -------------------------------------------------------
     def _commit(self, outcome: FileOutcome, day: date, duplicate_of: int | None, *, lake_key: str | None = None,
                 order_stats: list[dict] | None = None, claim_versions: list[dict] | None = None,
-                feed_rows: tuple[type, list[dict]] | None = None) -> None:
+                feed_rows: tuple[type, list[dict]] | None = None,
+                order_id_range: tuple[str, str] | None = None) -> None:
         assert outcome.balanced, f"{outcome.key}: rows do not balance"
         feedback_key = feedback_key_of(outcome.source, outcome.platform_code)
         with Session(self.engine) as session, session.begin():
@@ -580,6 +635,8 @@ class Ingestor:
                     extra_columns=",".join(outcome.extra_columns), lake_key=lake_key,
                     validation=json.dumps(outcome.validation, sort_keys=True) if outcome.validation else None,
                     loaded_at=datetime.now(UTC),
+                    order_id_min=order_id_range[0] if order_id_range else None,
+                    order_id_max=order_id_range[1] if order_id_range else None,
                 )
                 session.add(landing_file)
                 session.flush()
@@ -647,6 +704,12 @@ def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     return value
+
+
+def _id_range(ids: pa.ChunkedArray) -> tuple[str, str]:
+    """The smallest and largest id (code points: Arrow compares UTF-8 bytes)."""
+    bounds = pc.min_max(ids).as_py()
+    return bounds["min"], bounds["max"]
 
 
 def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -67,6 +67,10 @@ class LandingFile(Base):
     lake_key: Mapped[str | None] = mapped_column(String(1024))
     validation: Mapped[str | None] = mapped_column(Text)  # Great Expectations summary (JSON, no values)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Orders: the smallest and largest order id of the file (code points), so a
+    #: new file is compared only with the loaded files whose range overlaps its own.
+    order_id_min: Mapped[str | None] = mapped_column(String(64))
+    order_id_max: Mapped[str | None] = mapped_column(String(64))
 
 
 class LandingDelivery(Base):
@@ -82,6 +86,27 @@ class LandingDelivery(Base):
     file_id: Mapped[int] = mapped_column(ForeignKey("landing_file.id"))
     business_day: Mapped[date] = mapped_column(Date, index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # read | duplicate_file
+    #: The store's size and version tag (S3 ETag, local modification time) when the
+    #: key was last seen with these bytes: an object listed with the same pair is
+    #: not hashed again; any other pair is hashed (same-size replacements included).
+    object_version: Mapped[str | None] = mapped_column(String(160))
+
+
+class LandingSkip(Base):
+    """An object of a marked partition that the run of a day did not read, and why
+    (a hidden name, a sub-folder): quality/ accounts for every object."""
+
+    __tablename__ = "landing_skip"
+    __table_args__ = (UniqueConstraint("business_day", "file_key", name="uq_landing_skip_day_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    platform_code: Mapped[str] = mapped_column(String(32))
+    partition_date: Mapped[date] = mapped_column(Date)
+    file_key: Mapped[str] = mapped_column(String(1024))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    reason_code: Mapped[str] = mapped_column(String(32))
 
 
 class Rejection(Base):
@@ -220,7 +245,10 @@ class Decision(Base):
 
     __tablename__ = "decision"
     __table_args__ = (
-        UniqueConstraint("platform_code", "claim_id", "business_day", "basis", name="uq_decision_claim_day"),
+        # one decision per claim, day, basis and version: a re-run decides nothing twice,
+        # and a version that a re-run loads is decided by it
+        UniqueConstraint("platform_code", "claim_id", "business_day", "basis", "claim_version_id",
+                         name="uq_decision_claim_day_version"),
         # the claims a run looks at again (their order had not arrived)
         Index("ix_decision_pending", "business_day",
               sqlite_where=text(DECISION_PENDING), postgresql_where=text(DECISION_PENDING)),
@@ -403,7 +431,28 @@ class PayoutWork(Base):
     platform_code: Mapped[str] = mapped_column(String(32))
     claim_id: Mapped[str] = mapped_column(String(64))
     business_day: Mapped[date] = mapped_column(Date)  # the run that added it
-    reason: Mapped[str] = mapped_column(String(16))  # payable | returned | migrated
+    reason: Mapped[str] = mapped_column(String(16))  # payable | withdrawn | returned | migrated
+
+
+class PayoutException(Base):
+    """An owed amount the payout run of a day held out of its files, with a reason
+    code (PAYOUT_*): the rest of the day is paid; the claim stays on the work list
+    and is looked at again by the next day's run."""
+
+    __tablename__ = "payout_exception"
+    __table_args__ = (
+        UniqueConstraint("business_day", "platform_code", "claim_id", name="uq_payout_exception_day_claim"),
+        Index("ix_payout_exception_claim", "platform_code", "claim_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decision.id"))
+    province_code: Mapped[str | None] = mapped_column(String(6))  # the paying province, when known
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    reason_code: Mapped[str] = mapped_column(String(40))
 
 
 class PayoutRelease(Base):
