@@ -32,7 +32,7 @@ def land_day(root: Path, day: date, platform: str, province: str, workers: list[
     industry = PLATFORM_INDUSTRY[platform]
     orders, filed = [], []
     for index in workers:
-        order_id = f"O{tag}{province}{index}"
+        order_id = f"O{tag}{day:%m%d}{province}{index}"
         row = f.order(order_id=order_id, platform_code=platform, worker_id=worker_id(index),
                       worker_name=f"工人{index}", industry=industry, province_code=province, city_code=city,
                       accepted_at=f"{day}T12:00:00+08:00", completed_at=f"{day}T12:40:00+08:00")
