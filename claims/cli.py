@@ -44,8 +44,35 @@ def cmd_run_day(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001 - the landing zone itself is unreachable: say so, keep the summary
         not_arrived = [f"(the landing zone could not be listed: {type(error).__name__})"]
     dag_lines.append(f"  new files read by this run: {new_files}")
+    dag_lines.append(_reports_line(settings, args.day))
     print(day_summary(engine, args.day, not_arrived, ["DAG runs:"] + dag_lines))
     return 1 if any(outcome.failed for outcome in outcomes) else 0
+
+
+def _reports_line(settings, day: date) -> str:  # type: ignore[no-untyped-def]
+    """The day's reports in one line, from their summary.json."""
+    from claims.store import open_store
+
+    key = f"reports/date={day.isoformat()}/summary.json"
+    try:
+        summary = json.loads(open_store(settings.outbox_url).read_bytes(key))
+    except Exception:  # noqa: BLE001 - not written (the reports did not run): say so
+        return "  reports: not written"
+    tie = "payouts tie out" if summary["payouts_tie_out"] else \
+        f"payouts DO NOT tie out in {', '.join(summary['differing_provinces'])}"
+    return (f"  reports: {tie}; {summary['payout_exceptions']} payout exception(s); "
+            f"{summary['premium_lines_differing']} premium line(s) differing or off the rate")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from claims.reports import PayoutTieOutError, report_day
+
+    try:
+        print(json.dumps(report_day(args.day, province=args.province), indent=2))
+    except PayoutTieOutError as error:
+        print(f"reports written; {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -194,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("day", type=_day, metavar="D")
     approve.add_argument("--by", required=True, help="who approves: not the person who prepared the batches")
     approve.set_defaults(handler=cmd_approve)
+
+    report = commands.add_parser("report", help="render a day's reconciliation and province reports without Airflow")
+    report.add_argument("day", type=_day, metavar="D")
+    report.add_argument("--province", help="render the HTML page of this province only (the CSVs cover all)")
+    report.set_defaults(handler=cmd_report)
 
     trail = commands.add_parser("trail", help="every ledger posting of a claim")
     trail.add_argument("claim_id")

@@ -11,23 +11,31 @@ Airflow's traps, designed around here:
 - the business date is passed explicitly as a parameter, never derived from the
   clock or the manual run's data interval;
 - payouts are released automatically (and recorded so): run-day is the embedded,
-  single-operator path; production releases go through `claims payouts approve`.
+  single-operator path; production releases go through `claims payouts approve`;
+- dag.test() logs a failed task's traceback, it does not return it: each task's
+  failure callback also records its exception, so the summary names the cause;
+- two run-days on one AIRFLOW_HOME would clash in Airflow's tables and in the
+  ledger: ``run_day_lock`` lets one run at a time and names it to the other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
 DAG_ORDER = (
     "ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "ingest_declarations",
-    "adjudicate", "payouts",
+    "adjudicate", "payouts", "reports",
 )
 OK_STATES = {"success", "skipped"}
 
@@ -53,10 +61,72 @@ class DagOutcome:
     dag_id: str
     state: str
     task_states: dict[str, str] = field(default_factory=dict)
+    #: task id -> the exception it failed with, in one line
+    causes: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return any(state not in OK_STATES for state in self.task_states.values()) or self.state != "success"
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= 240 else text[:239] + "…"
+
+
+class RunDayBusy(RuntimeError):
+    """Another run-day holds this AIRFLOW_HOME."""
+
+
+@contextlib.contextmanager
+def run_day_lock(home: Path, day: date) -> Iterator[None]:
+    """One run-day at a time per AIRFLOW_HOME: an exclusive lock on
+    ``run-day.lock`` (released by the system when the holder ends, even by kill -9);
+    a second run-day refuses at once, naming the first."""
+    path = home / "run-day.lock"
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            try:
+                holder = json.loads(handle.read() or "{}")
+            except ValueError:
+                holder = {}
+            raise RunDayBusy(
+                f"another claims run-day (day {holder.get('day', '?')}, pid {holder.get('pid', '?')}, started "
+                f"{holder.get('started', '?')}) is running with AIRFLOW_HOME {home}: wait for it to end, "
+                "then run this day again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"day": day.isoformat(), "pid": os.getpid(),
+                                 "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def _recording_failures(task, causes: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Add a failure callback to ``task`` that keeps its exception in ``causes``."""
+    def record(context) -> None:  # type: ignore[no-untyped-def]
+        error = context.get("exception")
+        if error is not None:
+            causes[task.task_id] = one_line(error) if isinstance(error, BaseException) else str(error)
+
+    existing = task.on_failure_callback
+    callbacks = list(existing) if isinstance(existing, (list, tuple)) else [existing] if existing else []
+    task.on_failure_callback = [record, *callbacks]
 
 
 def migrate_metadata_db() -> None:
@@ -81,8 +151,10 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
     outcomes = []
     for dag_id in dag_ids:
         dag = bag.dags[dag_id]
+        causes: dict[str, str] = {}
         for task in dag.tasks:
             task.retries = 0
+            _recording_failures(task, causes)
         conf: dict[str, object] = {"business_date": day.isoformat(), "wait_for_markers": False}
         if "auto_release" in dag.params:
             conf["auto_release"] = True  # run-day releases its payouts itself, recorded as automatic
@@ -90,6 +162,6 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
         states = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
                   for ti in run.get_task_instances()}
         state = str(run.state.value if hasattr(run.state, "value") else run.state)
-        outcomes.append(DagOutcome(dag_id, state, states))
+        outcomes.append(DagOutcome(dag_id, state, states, causes))
         logging.getLogger(__name__).info("%s: %s %s", dag_id, state, states)
     return outcomes

@@ -36,12 +36,12 @@ from claims_dags.runner import prepare_airflow_environment  # noqa: E402
 
 prepare_airflow_environment()
 
-EXPECTED_DAG_IDS = {"ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "ingest_declarations", "adjudicate", "payouts"}
+EXPECTED_DAG_IDS = {"ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "ingest_declarations", "adjudicate", "payouts", "reports"}
 
 #: Every tag a DAG may carry: the domain tags every DAG has (``_wiring.TAGS``),
 #: the stage, and the source a stage reads. A new tag is added here on purpose.
 DOMAIN_TAGS = frozenset({"claims", "occupational-injury"})
-STAGE_TAGS = frozenset({"ingest", "adjudicate", "payouts"})
+STAGE_TAGS = frozenset({"ingest", "adjudicate", "payouts", "reports"})
 SOURCE_TAGS = frozenset({"orders", "claims"})
 KNOWN_TAGS = DOMAIN_TAGS | STAGE_TAGS | SOURCE_TAGS
 

@@ -1,0 +1,54 @@
+"""Reconciliation and province reports of a business day, after its payouts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, dag, task
+from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, business_day_from_context
+
+DOC = """
+### Reports
+
+Runs after the day's payouts (triggered by the payouts asset; the business date
+comes from the asset event or the `business_date` parameter). Renders from the
+ledger, as of the day, under `reports/date={D}/`: `premium_reconciliation.csv`
+(orders loaded against the rate table and the platforms' declarations),
+`payout_reconciliation.csv` and `payout_exceptions.csv` (approved, paid,
+returned, settled, in transit and owed against the ledger's accounts, per paying
+province), `province_report.csv` for officials (small cells suppressed), and
+HTML pages: `index.html` (national overview), `province={P}.html`, `finance.html`.
+
+A payout tie-out that does not hold fails the task after the files are written
+(a system fault: see `payout_exceptions.csv`); a premium difference is a finding,
+reported, not a failure. `claims report D` does the same without Airflow.
+"""
+
+#: The payouts DAG's outlet (the business day in the event's extra).
+PAYOUTS = Asset("claims://ledger/payouts")
+
+
+@dag(
+    dag_id="reports",
+    schedule=PAYOUTS,
+    start_date=pendulum.datetime(2025, 7, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "reports"],
+    params=PARAMS,
+    doc_md=DOC,
+)
+def reports_dag() -> None:
+    @task(execution_timeout=timedelta(hours=1))
+    def report(**context) -> dict:  # type: ignore[no-untyped-def]
+        from claims.calendar import parse_business_day
+        from claims.reports import report_day
+
+        return report_day(parse_business_day(business_day_from_context(context)))
+
+    report()
+
+
+reports: DAG = reports_dag()
