@@ -29,6 +29,9 @@ _REASONS = [
     Reason("LINE_TOO_LONG", "file", "a CSV line is longer than the line limit (CLAIMS_MAX_LINE_BYTES, 1 MiB by default): CSV rows cannot be cut apart safely, so the file is rejected"),
     Reason("UNSUPPORTED_COLUMN_TYPE", "file", "a Parquet column the contract names has a type with no text form (struct, list, map, union)"),
     Reason("ROW_GROUP_TOO_LARGE", "file", "a Parquet row group holds more than 512 MiB (uncompressed) in the contract's columns: write smaller row groups"),
+    # Objects of a complete partition that are not read (reported in quality/, not rejections.csv).
+    Reason("HIDDEN_FILE", "skip", "the object's name starts with '.': hidden files are not read"),
+    Reason("IN_SUBFOLDER", "skip", "the object is in a sub-folder of the partition: only the partition's own files are read"),
     # Row rejections.
     Reason("MALFORMED_ROW", "row", "the row cannot be parsed (wrong number of fields, a truncated line or invalid JSON)"),
     Reason("RECORD_TOO_LARGE", "row", "the JSONL line, or the Parquet row as text, is longer than the line limit (CLAIMS_MAX_LINE_BYTES, 1 MiB by default)"),

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -29,6 +29,9 @@ def _publishable(path: str) -> None:
 class StoredObject:
     key: str
     size: int
+    #: What changes when the object is replaced (S3: ETag; local: modification time
+    #: in ns); not part of equality.
+    version: str = field(default="", compare=False)
 
 
 class Store(Protocol):
@@ -70,7 +73,8 @@ class LocalStore:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix) and not name.startswith(".tmp-"):
-                    found.append(StoredObject(key, full.stat().st_size))
+                    stat = full.stat()
+                    found.append(StoredObject(key, stat.st_size, f"mtime:{stat.st_mtime_ns}"))
         return sorted(found, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:
@@ -135,7 +139,7 @@ class S3Store:
         found = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
             for item in page.get("Contents", []):
-                found.append(StoredObject(item["Key"][strip:], int(item["Size"])))
+                found.append(StoredObject(item["Key"][strip:], int(item["Size"]), f"etag:{item.get('ETag', '')}"))
         return sorted(found, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:

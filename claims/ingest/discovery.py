@@ -25,6 +25,11 @@ MONTHLY = ("declarations",)
 PLATFORMLESS = ("determinations", "bank_returns")
 
 
+#: Why an object of a complete partition is not read (reason codes, reported in quality/).
+HIDDEN = "HIDDEN_FILE"
+IN_SUBFOLDER = "IN_SUBFOLDER"
+
+
 @dataclass(frozen=True)
 class LandingObject:
     key: str
@@ -32,6 +37,18 @@ class LandingObject:
     size: int
     platform_code: str
     partition_date: date
+    version: str = ""  # the store's version tag (ETag, modification time)
+
+
+@dataclass(frozen=True)
+class SkippedObject:
+    """An object of a complete partition that is not read, and why."""
+
+    key: str
+    size: int
+    platform_code: str
+    partition_date: date
+    reason_code: str
 
 
 @dataclass
@@ -40,7 +57,8 @@ class Discovery:
     day: date
     files: list[LandingObject] = field(default_factory=list)
     not_arrived: list[str] = field(default_factory=list)  # partition prefixes
-    ignored: list[str] = field(default_factory=list)  # keys outside any valid partition
+    ignored: list[str] = field(default_factory=list)  # keys outside any valid partition, hidden or in sub-folders
+    skipped: list[SkippedObject] = field(default_factory=list)  # those of complete partitions, with the reason
 
 
 def window(day: date, late_window_days: int, extra_dates: tuple[date, ...] = ()) -> list[date]:
@@ -67,6 +85,7 @@ def discover(
         dates = {this_month, (this_month - timedelta(days=1)).replace(day=1)} | {d.replace(day=1) for d in extra_dates}
     found = Discovery(source, day)
     partitions: dict[tuple[str, date], list[StoredObject]] = {}
+    unread: dict[tuple[str, date], list[tuple[StoredObject, str]]] = {}
     markers: set[tuple[str, date]] = set()
     for obj in landing.list(f"{source}/"):
         match = _PARTITION.match(obj.key)
@@ -85,10 +104,11 @@ def discover(
         if partition_date not in dates:
             continue
         name = match["name"]
+        slot = (match["platform"] or "", partition_date)
         if "/" in name or name.startswith("."):
             found.ignored.append(obj.key)
+            unread.setdefault(slot, []).append((obj, IN_SUBFOLDER if "/" in name else HIDDEN))
             continue
-        slot = (match["platform"] or "", partition_date)
         if name == MARKER:
             markers.add(slot)
         else:
@@ -97,6 +117,10 @@ def discover(
     for platform in platforms:
         if (platform, expected) not in markers and not monthly:  # a month's filing is not due every day
             found.not_arrived.append(partition_prefix(source, platform, expected))
+    for slot in sorted(unread, key=lambda s: (s[1], s[0])):
+        if slot in markers:
+            found.skipped.extend(SkippedObject(obj.key, obj.size, slot[0], slot[1], reason)
+                                 for obj, reason in sorted(unread[slot], key=lambda item: item[0].key))
     for slot in sorted(partitions, key=lambda s: (s[1], s[0])):
         prefix = partition_prefix(source, slot[0], slot[1])
         if slot not in markers:
@@ -104,7 +128,8 @@ def discover(
                 found.not_arrived.append(prefix)
             continue
         for obj in sorted(partitions[slot], key=lambda o: o.key):
-            found.files.append(LandingObject(obj.key, obj.key.rsplit("/", 1)[1], obj.size, slot[0], slot[1]))
+            found.files.append(LandingObject(obj.key, obj.key.rsplit("/", 1)[1], obj.size, slot[0], slot[1],
+                                             obj.version))
     found.files.sort(key=lambda f: (f.partition_date, f.name, f.platform_code))
     return found
 

@@ -45,6 +45,7 @@ from claims.ledger.models import (
     Determination,
     LandingDelivery,
     LandingFile,
+    LandingSkip,
     OrderStats,
     Rejection,
 )
@@ -99,6 +100,7 @@ class FileOutcome:
     extra_columns: list[str] = field(default_factory=list)
     rejections: list[RejectionLine] = field(default_factory=list)
     validation: dict | None = None
+    object_version: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -162,6 +164,7 @@ class Ingestor:
             self.settings.late_window_days, extra_dates,
         )
         run = SourceRun(source, day, found)
+        self._record_skipped(source, day, found)
         for landing_object in found.files:
             if self._already_read(landing_object):
                 continue
@@ -174,20 +177,51 @@ class Ingestor:
             )
         return run
 
+    def _record_skipped(self, source: str, day: date, found: Discovery) -> None:
+        """The objects of complete partitions that are not read (hidden, in sub-folders),
+        once per business day: quality/ lists them with the reason."""
+        if not found.skipped:
+            return
+        with Session(self.engine) as session, session.begin():
+            known = set(session.scalars(select(LandingSkip.file_key).where(
+                LandingSkip.business_day == day, LandingSkip.source == source)))
+            session.add_all(
+                LandingSkip(business_day=day, source=source, platform_code=item.platform_code,
+                            partition_date=item.partition_date, file_key=item.key, size_bytes=item.size,
+                            reason_code=item.reason_code)
+                for item in found.skipped if item.key not in known
+            )
+
     def _already_read(self, obj: LandingObject) -> bool:
-        """A key already read with the same size is not read again (the key's bytes
-        are hashed when it is new or its size changed)."""
+        """A file is its bytes. A key listed with the size and version tag (ETag,
+        modification time) it had when it was read is not read again; any other
+        size or tag (a replacement, even of the same size) has its bytes hashed, and
+        only bytes this key already delivered are skipped (their new tag is kept, so
+        the next run need not hash them again)."""
         with Session(self.engine) as session:
-            row = session.execute(
-                select(LandingDelivery.id)
-                .join(LandingFile, LandingFile.id == LandingDelivery.file_id)
-                .where(LandingDelivery.file_key == obj.key, LandingFile.size_bytes == obj.size)
-                .limit(1)
-            ).first()
-        return row is not None
+            deliveries = session.execute(
+                select(LandingDelivery.id, LandingDelivery.sha256, LandingDelivery.object_version)
+                .where(LandingDelivery.file_key == obj.key)
+            ).all()
+        if not deliveries:
+            return False
+        version = object_version(obj)
+        if obj.version and any(item.object_version == version for item in deliveries):
+            return True
+        with self.landing.local_copy(obj.key) as path:
+            sha = scan_file(path, ".parquet").sha256  # hash only
+        same = [item.id for item in deliveries if item.sha256 == sha]
+        if not same:
+            return False
+        with Session(self.engine) as session, session.begin():
+            delivery = session.get(LandingDelivery, same[0])
+            if delivery is not None:
+                delivery.object_version = version
+        return True
 
     def ingest_file(self, source: str, obj: LandingObject, day: date) -> FileOutcome:
-        outcome = FileOutcome(obj.key, source, obj.platform_code, obj.partition_date, size=obj.size)
+        outcome = FileOutcome(obj.key, source, obj.platform_code, obj.partition_date, size=obj.size,
+                              object_version=object_version(obj))
         with self.landing.local_copy(obj.key) as path:
             self._read_and_load(source, obj, day, path, outcome)
         return outcome
@@ -527,14 +561,29 @@ class Ingestor:
             outcome.rows_rejected += len(repeats)
             rows = valid.to_pylist()
             earlier = self._versions_of(obj.platform_code, sorted({row["claim_id"] for row in rows}))
+            clashes: list[RejectionLine] = []
             for row in rows:
                 content = self._claim_content_hash(row)
                 position = (obj.partition_date, obj.name, row["line"])
-                before = [v for v in earlier.get(row["claim_id"], []) if v[0] < position]
+                stored = earlier.get(row["claim_id"], [])
+                here = [v[1] for v in stored if v[0] == position]
+                if here:
+                    # A file replaced under the same name: this position already holds a version.
+                    if here[0] == content:
+                        unchanged += 1
+                    else:
+                        clashes.append(RejectionLine(
+                            row["line"], row["claim_id"][:RECORD_ID_MAX], "claim_id", "DUPLICATE_KEY",
+                            f"{reasons.message('DUPLICATE_KEY')}: this line of this file name was loaded from other "
+                            "bytes; send a correction as a new file"))
+                    continue
+                before = [v for v in stored if v[0] < position]
                 if before and max(before)[1] == content:
                     unchanged += 1  # identical to the version it follows: changes nothing
                     continue
                 versions.append(self._claim_version(row, obj, day, content))
+            outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
+            outcome.rows_rejected += len(clashes)
         outcome.rows_unchanged = unchanged
         outcome.rows_loaded = len(versions)
         self._commit(outcome, day, None, claim_versions=versions)
@@ -644,6 +693,7 @@ class Ingestor:
             delivery = LandingDelivery(
                 file_key=outcome.key, sha256=outcome.sha256, file_id=file_id, business_day=day,
                 outcome="duplicate_file" if duplicate_of is not None else "read",
+                object_version=outcome.object_version,
             )
             session.add(delivery)
             session.flush()
@@ -704,6 +754,11 @@ def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     return value
+
+
+def object_version(obj: LandingObject) -> str:
+    """What the store says about an object's bytes without reading them."""
+    return f"{obj.size}:{obj.version}"
 
 
 def _id_range(ids: pa.ChunkedArray) -> tuple[str, str]:

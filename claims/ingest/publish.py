@@ -4,16 +4,14 @@ renders the same bytes."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
 from datetime import date
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from claims.ledger.models import LandingDelivery, LandingFile, Rejection
+from claims.csvtext import csv_bytes, json_bytes
+from claims.ledger.models import LandingDelivery, LandingFile, LandingSkip, Rejection
 from claims.reference import Reference
 from claims.store import Store
 
@@ -23,12 +21,9 @@ REJECTION_COLUMNS = ["source_file", "line", "record_id", "field", "reason_code",
 
 
 def rejections_csv(rows: list[Rejection]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(REJECTION_COLUMNS)
-    for row in rows:
-        writer.writerow([row.source_file, row.line, row.record_id, row.field, row.reason_code, row.message])
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(REJECTION_COLUMNS, [
+        [row.source_file, row.line, row.record_id, row.field, row.reason_code, row.message] for row in rows
+    ])
 
 
 def publish_feedback(engine: Engine, outbox: Store, day: date, reference: Reference) -> dict[str, int]:
@@ -53,7 +48,9 @@ def publish_feedback(engine: Engine, outbox: Store, day: date, reference: Refere
 
 
 def file_quality(engine: Engine, day: date) -> list[dict[str, object]]:
-    """Per-file counts of every file the run of ``day`` read: no personal data."""
+    """Per-file counts of every file the run of ``day`` read, and the objects of
+    complete partitions it did not read (status ``skipped``, with the reason): no
+    personal data."""
     with Session(engine) as session:
         deliveries = session.execute(
             select(LandingDelivery, LandingFile)
@@ -66,6 +63,9 @@ def file_quality(engine: Engine, day: date) -> list[dict[str, object]]:
             select(Rejection.delivery_id, Rejection.reason_code).where(Rejection.business_day == day)
         ):
             reasons_by_delivery.setdefault(delivery_id, Counter())[code] += 1
+        skips = session.execute(
+            select(LandingSkip).where(LandingSkip.business_day == day).order_by(LandingSkip.file_key)
+        ).scalars().all()
     report = []
     for delivery, landing_file in deliveries:
         duplicate = delivery.outcome == "duplicate_file"
@@ -93,7 +93,15 @@ def file_quality(engine: Engine, day: date) -> list[dict[str, object]]:
         }
         entry["balanced"] = rows_in == loaded + unchanged + rejected
         report.append(entry)
-    return report
+    for skipped in skips:
+        report.append({
+            "file": skipped.file_key, "source": skipped.source, "platform_code": skipped.platform_code,
+            "partition_date": skipped.partition_date.isoformat(), "sha256": None, "format": "", "encoding": None,
+            "status": "skipped", "reject_code": skipped.reason_code, "rows_in": 0, "rows_loaded": 0,
+            "rows_unchanged": 0, "rows_rejected": 0, "premium_mismatches": 0, "extra_columns": [],
+            "rejection_lines_by_reason": {}, "balanced": True,
+        })
+    return sorted(report, key=lambda entry: str(entry["file"]))
 
 
 def publish_quality(
@@ -101,18 +109,14 @@ def publish_quality(
 ) -> list[dict[str, object]]:
     files = file_quality(engine, day)
     prefix = f"quality/date={day.isoformat()}"
-    buffer = io.StringIO()
     columns = ["file", "source", "platform_code", "partition_date", "status", "reject_code",
                "rows_in", "rows_loaded", "rows_unchanged", "rows_rejected", "premium_mismatches", "balanced"]
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(files)
-    outbox.write_bytes(f"{prefix}/files.csv", buffer.getvalue().encode("utf-8"))
+    outbox.write_bytes(f"{prefix}/files.csv", csv_bytes(columns, [[entry.get(c, "") for c in columns] for entry in files]))
     body = {"business_day": day.isoformat(), "files": files}
-    outbox.write_bytes(f"{prefix}/files.json", json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8"))
+    outbox.write_bytes(f"{prefix}/files.json", json_bytes(body))
     if validations:
         outbox.write_bytes(
-            f"{prefix}/validations.json", json.dumps(validations, indent=2, ensure_ascii=False).encode("utf-8")
+            f"{prefix}/validations.json", json_bytes(validations)
         )
         publish_data_docs(outbox, f"{prefix}/data_docs", validations)
     return files

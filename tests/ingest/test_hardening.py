@@ -5,11 +5,14 @@ messages that never quote personal data."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from claims.ingest import ingest_source, publish_day
@@ -83,3 +86,85 @@ def test_the_reuse_lookup_reads_only_files_whose_id_range_overlaps(env: Path, mo
     summary = ingest_source("orders", DAY)
     assert len(read) == 1 and read[0].endswith(".parquet") and "date=2025-08-30" in read[0]
     assert summary["rows_loaded"] == 2  # DD-0830-1x lies in the range but was never used
+
+
+# -- issue 12, item 4: a file is its bytes; every object is accounted for -----------------
+def replace(root: Path, source: str, day: date, name: str, data: bytes) -> None:
+    """Replace an object under the same key, as a platform's re-upload would (a later
+    modification time)."""
+    import os
+
+    path = root / "landing" / source / "platform=didi" / f"date={day.isoformat()}" / name
+    before = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+
+
+def test_an_order_file_replaced_with_other_bytes_of_the_same_size_is_read_again(env: Path) -> None:
+    first = f.csv_text([f.order(order_id="o1")]).encode()
+    second = f.csv_text([f.order(order_id="o2")]).encode()
+    assert len(first) == len(second) and first != second
+    drop(env, "orders", "didi", DAY, "a.csv", first)
+    assert ingest_source("orders", DAY)["rows_loaded"] == 1
+    replace(env, "orders", DAY, "a.csv", second)
+    summary = ingest_source("orders", DAY)
+    assert (summary["files"], summary["rows_loaded"]) == (1, 1)
+    with Session(engine()) as session:
+        assert session.scalar(select(func.count()).select_from(LandingFile)) == 2
+    replace(env, "orders", DAY, "a.csv", second)  # the same bytes written again: nothing to load
+    assert ingest_source("orders", DAY)["files"] == 0
+    replace(env, "orders", DAY, "a.csv", first)  # back to bytes this key delivered before
+    assert ingest_source("orders", DAY)["files"] == 0
+
+
+def test_same_bytes_rewritten_are_hashed_once_then_known_by_their_version(env: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from claims.ingest import pipeline
+
+    drop(env, "orders", "didi", DAY, "a.csv", f.csv_text([f.order(order_id="o1")]).encode())
+    ingest_source("orders", DAY)
+    hashed: list[Path] = []
+    real = pipeline.scan_file
+
+    def counting(path, fmt):  # type: ignore[no-untyped-def]
+        hashed.append(path)
+        return real(path, fmt)
+
+    monkeypatch.setattr(pipeline, "scan_file", counting)
+    assert ingest_source("orders", DAY)["files"] == 0 and hashed == []  # same size and version: not hashed
+    replace(env, "orders", DAY, "a.csv", f.csv_text([f.order(order_id="o1")]).encode())
+    assert ingest_source("orders", DAY)["files"] == 0 and len(hashed) == 1
+    assert ingest_source("orders", DAY)["files"] == 0 and len(hashed) == 1  # the new version was kept
+
+
+def test_a_claims_file_replaced_under_the_same_name_rejects_changed_lines(env: Path) -> None:
+    first = f.csv_text([f.claim(claim_id="CL-1"), f.claim(claim_id="CL-2")]).encode()
+    second = f.csv_text([f.claim(claim_id="CL-1"), f.claim(claim_id="CL-2", medical_cost_fen="45001")]).encode()
+    assert len(first) == len(second)
+    drop(env, "claims", "didi", DAY, "a.csv", first)
+    ingest_source("claims", DAY)
+    replace(env, "claims", DAY, "a.csv", second)
+    summary = ingest_source("claims", DAY)
+    assert (summary["rows_in"], summary["rows_loaded"], summary["rows_unchanged"], summary["rows_rejected"]) == (2, 0, 1, 1)
+    publish_day(DAY)
+    assert [(r["line"], r["record_id"], r["reason_code"]) for r in rejections(env)] == [("3", "CL-2", "DUPLICATE_KEY")]
+
+
+def test_every_object_of_a_marked_partition_is_in_quality_with_its_reason(env: Path) -> None:
+    drop(env, "orders", "didi", DAY, "a.csv", f.csv_text([f.order(order_id="o1")]).encode())
+    drop(env, "orders", "didi", DAY, ".hidden.csv", f.csv_text([f.order(order_id="o2")]).encode())
+    (env / "landing" / "orders" / "platform=didi" / f"date={DAY.isoformat()}" / "sub").mkdir()
+    drop(env, "orders", "didi", DAY, "sub/b.csv", f.csv_text([f.order(order_id="o3")]).encode())
+    drop(env, "orders", "didi", DAY, "notes.txt", b"hello")
+    drop(env, "orders", "meituan", DAY, ".x.csv", b"x", marker=False)  # no marker: not arrived, not accounted yet
+    summary = ingest_source("orders", DAY)
+    ingest_source("orders", DAY)  # a re-run lists them once
+    publish_day(DAY)
+    quality = env / "outbox" / "quality" / f"date={DAY.isoformat()}"
+    report = [(r["file"].rsplit("date=2025-09-01/", 1)[1], r["status"], r["reject_code"])
+              for r in csv.DictReader(io.StringIO((quality / "files.csv").read_text("utf-8")))]
+    assert report == [(".hidden.csv", "skipped", "HIDDEN_FILE"), ("a.csv", "loaded", ""),
+                      ("notes.txt", "rejected", "UNSUPPORTED_FORMAT"), ("sub/b.csv", "skipped", "IN_SUBFOLDER")]
+    assert summary["rows_loaded"] == 1
+    files = json.loads((quality / "files.json").read_text("utf-8"))["files"]
+    assert [entry["status"] for entry in files] == ["skipped", "loaded", "rejected", "skipped"]
