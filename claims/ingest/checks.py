@@ -46,6 +46,14 @@ RESIDENCE_PERMIT_AREAS = ("810000", "820000", "830000")
 #: Fields whose values are personal data: never quoted in a message.
 PERSONAL_FIELDS = {"worker_id", "worker_name", "payee_account"}
 
+#: Names are at most this many characters (the payout files' creditor name holds 140).
+NAME_MAX_CHARACTERS = 140
+#: Control characters (Unicode Cc) and the bidirectional-text controls that reorder
+#: what a reader sees (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
+NAME_UNSAFE = r"[\x{0000}-\x{001F}\x{007F}-\x{009F}\x{061C}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+#: A first character a spreadsheet takes for a formula (OWASP CSV injection).
+FORMULA_START = r"^[=+\-@\t\r]"
+
 IDENTIFIER = r"^[A-Za-z0-9_-]{1,64}$"
 INTEGER = r"^[0-9]+$"
 BANK_CODE = r"^[0-9]{12}$"
@@ -313,7 +321,22 @@ def _worker(verdicts: Verdicts, table: pa.Table, partition: Partition, reference
     usable = _required(verdicts, table, "worker_id")
     valid = resident_id_valid(table["worker_id"], set(reference.provinces), partition.day)
     verdicts.fail("worker_id", "INVALID_RESIDENT_ID", usable & ~valid)
-    _required(verdicts, table, "worker_name", trim=True)
+    _name(verdicts, table, "worker_name")
+
+
+def _name(verdicts: Verdicts, table: pa.Table, name: str) -> None:
+    """A person's name: present, not taken for a formula by a spreadsheet, free of
+    control and bidirectional-text characters, at most 140 characters. One code per
+    row, in that order."""
+    usable = _required(verdicts, table, name, trim=True)
+    formula = usable & matches(table[name], FORMULA_START)
+    verdicts.fail(name, "NAME_FORMULA_PREFIX", formula)
+    usable &= ~formula
+    unsafe = usable & matches(table[name], NAME_UNSAFE)
+    verdicts.fail(name, "NAME_UNSAFE_CHARACTER", unsafe)
+    usable &= ~unsafe
+    length = np.asarray(pc.fill_null(pc.utf8_length(table[name]), 0).to_numpy(zero_copy_only=False))
+    verdicts.fail(name, "NAME_TOO_LONG", usable & (length > NAME_MAX_CHARACTERS))
 
 
 def _area(verdicts: Verdicts, table: pa.Table, province: str, city: str, reference: Reference) -> np.ndarray:

@@ -168,3 +168,63 @@ def test_every_object_of_a_marked_partition_is_in_quality_with_its_reason(env: P
     assert summary["rows_loaded"] == 1
     files = json.loads((quality / "files.json").read_text("utf-8"))["files"]
     assert [entry["status"] for entry in files] == ["skipped", "loaded", "rejected", "skipped"]
+
+
+# -- issue 12 item 7, issue 13 item 5: hostile names --------------------------------------
+HOSTILE_NAMES = [
+    ("=HYPERLINK(\"http://x\",\"y\")", "NAME_FORMULA_PREFIX"),
+    ("+cmd|' /C calc'!A0", "NAME_FORMULA_PREFIX"),
+    ("-2+3", "NAME_FORMULA_PREFIX"),
+    ("@SUM(1+1)", "NAME_FORMULA_PREFIX"),
+    ("\t=1+1", "NAME_FORMULA_PREFIX"),
+    ("\r=1+1", "NAME_FORMULA_PREFIX"),
+    ("张\t三", "NAME_UNSAFE_CHARACTER"),
+    ("张三\x00", "NAME_UNSAFE_CHARACTER"),
+    ("张三\x1b[31m", "NAME_UNSAFE_CHARACTER"),
+    ("张三\x85", "NAME_UNSAFE_CHARACTER"),
+    ("张三\u202e", "NAME_UNSAFE_CHARACTER"),
+    ("\u202a张三", "NAME_UNSAFE_CHARACTER"),
+    ("张\u2066三\u2069", "NAME_UNSAFE_CHARACTER"),
+    ("张\u200e三", "NAME_UNSAFE_CHARACTER"),
+    ("张\u200f三", "NAME_UNSAFE_CHARACTER"),
+    ("张\u061c三", "NAME_UNSAFE_CHARACTER"),
+    ("张" * 141, "NAME_TOO_LONG"),
+]
+FINE_NAMES = ["张三", "阿卜杜热依木·买买提", "陈𠮷", "张" * 140, "O'Neil-Smith", "Anna Maria", "李 四"]
+
+
+@pytest.mark.parametrize("source", ["orders", "claims"])
+@pytest.mark.parametrize(("name", "code"), HOSTILE_NAMES)
+def test_hostile_names_are_rejected_with_their_code(source: str, name: str, code: str) -> None:
+    from tests.ingest.test_checks import failures
+
+    row = f.order(worker_name=name) if source == "orders" else f.claim(worker_name=name)
+    assert failures(source, row) == {("worker_name", code)}
+
+
+@pytest.mark.parametrize("name", FINE_NAMES)
+def test_ordinary_names_pass(name: str) -> None:
+    from tests.ingest.test_checks import failures
+
+    assert failures("orders", f.order(worker_name=name)) == set()
+    assert failures("claims", f.claim(worker_name=name)) == set()
+
+
+def test_hostile_names_are_rejected_end_to_end(env: Path) -> None:
+    import json as _json
+
+    names = [name for name, _code in HOSTILE_NAMES]
+    rows = [{**f.claim(claim_id=f"CL-{i}"), "worker_name": name} for i, name in enumerate(names)]
+    lines = "\n".join(_json.dumps(row, ensure_ascii=False) for row in rows) + "\n"
+    drop(env, "claims", "didi", DAY, "a.jsonl", lines.encode())
+    drop(env, "orders", "didi", DAY, "a.csv", f.csv_text([f.order(order_id="o1", worker_name="=1+1"),
+                                                           f.order(order_id="o2")]).encode())
+    claims = ingest_source("claims", DAY)
+    orders = ingest_source("orders", DAY)
+    publish_day(DAY)
+    assert (claims["rows_in"], claims["rows_rejected"]) == (len(names), len(names))
+    assert (orders["rows_loaded"], orders["rows_rejected"]) == (1, 1)
+    found = [(r["record_id"], r["field"], r["reason_code"]) for r in rejections(env)]
+    expected = {code for name, code in HOSTILE_NAMES if name in names}
+    assert {code for _record, _field, code in found} == expected
+    assert ("o1", "worker_name", "NAME_FORMULA_PREFIX") in found
