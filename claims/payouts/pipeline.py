@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -42,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from claims.calendar import SHANGHAI, as_utc
-from claims.csvtext import dict_csv_bytes
+from claims.csvtext import csv_lines, dict_csv_bytes
 from claims.ledger.bulk import fetch_tuples, insert_rows
 from claims.ledger.db import ordered_join
 from claims.ledger.models import (
@@ -506,14 +505,13 @@ class Paymaster:
             account = decrypt(account_enc)
             remark = f"职业伤害保障 {claim_id}"
             rows.append([batch_id, end_to_end_id, claim_id, platform_code, province, name, account, bank_code,
-                         amount_fen, CURRENCY, remark])
+                         str(amount_fen), CURRENCY, remark])
             payments.append(payment(end_to_end_id, amount_fen, name, account, bank_code, remark))
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        csv_data = ("\n".join(csv_lines(rows)) + "\n").encode("utf-8")  # every cell safe in a spreadsheet
         debtor = self.agencies[province]
         xml = pain001.render_pain001(pain001.PayoutBatch(
             batch_id, province, as_utc(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
-        return buffer.getvalue().encode("utf-8"), xml
+        return csv_data, xml
 
     # -- files and release ------------------------------------------------------------------
     def _batch_files(self, session: Session, batch: PayoutBatch) -> tuple[bytes, bytes]:
