@@ -7,6 +7,8 @@ variables, but the environment always wins (CONTRACT.md).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,10 @@ from pathlib import Path
 DEV_KEY_ID = "dev"
 DEV_PSEUDONYM_SECRET = "claims-development-pseudonym-key-do-not-use-in-production"
 DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LTMyLWJ5dGVzLWxvbmchISE="  # 32 bytes, base64
+#: The shortest pseudonym (HMAC-SHA256) secret production takes: the hash's own 32 bytes.
+MIN_PSEUDONYM_SECRET_BYTES = 32
+#: How a new secret is made (said in the messages that refuse one).
+MAKE_A_SECRET = "python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
 
 
 class ConfigurationError(RuntimeError):
@@ -38,10 +44,14 @@ class Settings:
     coverage_grace_seconds: int = 0
     deadline_warning_working_days: int = 2
     payouts_auto_release: bool = True
+    #: the largest payout item written to a bank file: a larger one is held out as an
+    #: exception for a person to look at (2,000,000 yuan: above any benefit the scheme pays)
 
     @property
     def uses_development_keys(self) -> bool:
-        return DEV_KEY_ID in self.pseudonym_keys or DEV_KEY_ID in self.encryption_keys
+        """Whether a key of either ring is a public development key, by id or by value."""
+        return any(key_id == DEV_KEY_ID or _is_development_secret(secret)
+                   for ring in (self.pseudonym_keys, self.encryption_keys) for key_id, secret in ring.items())
 
 
 def _keyring(value: str | None, dev_secret: str, environment: str, name: str) -> dict[str, str]:
@@ -64,20 +74,81 @@ def _keyring(value: str | None, dev_secret: str, environment: str, name: str) ->
     return ring
 
 
+def _is_development_secret(secret: str) -> bool:
+    """The public development secrets, under whatever key id: the pseudonym secret,
+    and the encryption key (also as other base64 of the same 32 bytes)."""
+    if secret.strip() in (DEV_PSEUDONYM_SECRET, DEV_ENCRYPTION_KEY):
+        return True
+    return _base64_key(secret) == base64.b64decode(DEV_ENCRYPTION_KEY)
+
+
+def _base64_key(secret: str) -> bytes | None:
+    try:
+        return base64.b64decode(secret.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def check_pseudonym_keys(ring: dict[str, str], environment: str) -> None:
+    """One pseudonym key, in every environment: a claim matches its order only when
+    both were pseudonymised under the same key, and the resident IDs are not kept,
+    so a second key in the ring cannot work (docs/architecture.md, Rotation). In
+    production: not a development secret, and at least 32 bytes."""
+    name = "CLAIMS_PSEUDONYM_KEYS"
+    if len(ring) > 1:
+        raise ConfigurationError(
+            f"{name} holds {len(ring)} keys ({', '.join(ring)}): pseudonyms are matched under one key only "
+            "(claims pseudonymised under a new key would not match orders pseudonymised under the old one); "
+            "configure the one key the stored pseudonyms were made with. Changing it means re-keying every stored "
+            "pseudonym (order lake and ledger), which this release does not do (docs/architecture.md, Rotation)"
+        )
+    if environment != "production":
+        return
+    for key_id, secret in ring.items():
+        if _is_development_secret(secret):
+            raise ConfigurationError(
+                f"{name}: key {key_id!r} is a public development secret (it is in the source): production needs "
+                f"its own secret of at least {MIN_PSEUDONYM_SECRET_BYTES} bytes, e.g. from {MAKE_A_SECRET}")
+        if len(secret.encode("utf-8")) < MIN_PSEUDONYM_SECRET_BYTES:
+            raise ConfigurationError(
+                f"{name}: key {key_id!r} is {len(secret.encode('utf-8'))} bytes: production needs at least "
+                f"{MIN_PSEUDONYM_SECRET_BYTES} (the HMAC-SHA256 secret of every pseudonym), e.g. from {MAKE_A_SECRET}")
+
+
+def check_encryption_keys(ring: dict[str, str], environment: str) -> None:
+    """Every key 32 bytes of base64 (AES-256), in every environment (another key
+    cannot encrypt); in production, none of them a development key."""
+    name = "CLAIMS_ENCRYPTION_KEYS"
+    for key_id, secret in ring.items():
+        if environment == "production" and _is_development_secret(secret):
+            raise ConfigurationError(
+                f"{name}: key {key_id!r} is a public development key (it is in the source): production needs its "
+                f"own, 32 random bytes in base64, e.g. from {MAKE_A_SECRET}")
+        key = _base64_key(secret)
+        if key is None or len(key) != 32:
+            what = "is not base64" if key is None else f"is {len(key)} bytes"
+            raise ConfigurationError(
+                f"{name}: key {key_id!r} {what}: an AES-256 key is 32 bytes in base64, e.g. from {MAKE_A_SECRET}")
+
+
 def load_settings(base: Path | None = None) -> Settings:
     env = os.environ
     var = (base or Path.cwd()) / "var"
     environment = env.get("CLAIMS_ENVIRONMENT", "development")
     if environment not in ("development", "production"):
         raise ConfigurationError("CLAIMS_ENVIRONMENT is 'development' or 'production'")
+    pseudonym_keys = _keyring(env.get("CLAIMS_PSEUDONYM_KEYS"), DEV_PSEUDONYM_SECRET, environment, "CLAIMS_PSEUDONYM_KEYS")
+    encryption_keys = _keyring(env.get("CLAIMS_ENCRYPTION_KEYS"), DEV_ENCRYPTION_KEY, environment, "CLAIMS_ENCRYPTION_KEYS")
+    check_pseudonym_keys(pseudonym_keys, environment)
+    check_encryption_keys(encryption_keys, environment)
     return Settings(
         database_url=env.get("CLAIMS_DATABASE_URL") or f"sqlite:///{var / 'claims.db'}",
         landing_url=env.get("CLAIMS_LANDING_URL") or str(var / "landing"),
         outbox_url=env.get("CLAIMS_OUTBOX_URL") or str(var / "outbox"),
         lake_url=env.get("CLAIMS_LAKE_URL") or str(var / "lake"),
         environment=environment,
-        pseudonym_keys=_keyring(env.get("CLAIMS_PSEUDONYM_KEYS"), DEV_PSEUDONYM_SECRET, environment, "CLAIMS_PSEUDONYM_KEYS"),
-        encryption_keys=_keyring(env.get("CLAIMS_ENCRYPTION_KEYS"), DEV_ENCRYPTION_KEY, environment, "CLAIMS_ENCRYPTION_KEYS"),
+        pseudonym_keys=pseudonym_keys,
+        encryption_keys=encryption_keys,
         late_window_days=int(env.get("CLAIMS_LATE_WINDOW_DAYS", "6")),
         ge_max_rows=int(env.get("CLAIMS_GE_MAX_ROWS", "100000")),
         chunk_rows=int(env.get("CLAIMS_CHUNK_ROWS", "1000000")),
