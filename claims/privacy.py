@@ -2,7 +2,8 @@
 
 - A worker is identified by a keyed pseudonym: HMAC-SHA256 of the resident ID under
   a secret from configuration. The same worker gets the same pseudonym under the
-  same key, so orders and claims join without the ID ever being stored.
+  same key, so orders and claims join without the ID ever being stored; hence one
+  pseudonym key, never a ring (a claim under a new key would match no order).
 - What payment needs back (name, bank account) is encrypted with AES-256-GCM under
   a key from configuration. A ciphertext reads ``key-id:base64(nonce|ciphertext)``,
   so keys rotate: new data uses the first key of the ring, old data still decrypts.
@@ -35,6 +36,10 @@ class Pseudonymiser:
 
     @classmethod
     def from_ring(cls, ring: dict[str, str]) -> Pseudonymiser:
+        """The one key of the configured ring (settings refuse more at start-up)."""
+        if len(ring) != 1:
+            raise ValueError(f"a pseudonym ring holds exactly one key, not {len(ring)} "
+                             "(docs/architecture.md, Rotation)")
         key_id, secret = next(iter(ring.items()))
         return cls(key_id, secret.encode("utf-8"))
 

@@ -25,7 +25,7 @@ def test_development_keys_only_outside_production(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CLAIMS_ENCRYPTION_KEYS", f"k1:{KEY_A}")
     with pytest.raises(ConfigurationError, match="development key"):
         load_settings()
-    monkeypatch.setenv("CLAIMS_PSEUDONYM_KEYS", "p1:a-long-secret")
+    monkeypatch.setenv("CLAIMS_PSEUDONYM_KEYS", "p1:a-secret-of-at-least-thirty-two-bytes")
     production = load_settings()
     assert not production.uses_development_keys
     assert list(production.encryption_keys) == ["k1"]
@@ -44,7 +44,9 @@ def test_pseudonyms_are_keyed_stable_and_record_their_key() -> None:
     assert f.WORKER not in one.pseudonym(f.WORKER) and len(one.pseudonym(f.WORKER)) == 32
     column = pa.chunked_array([[f.WORKER, f.HK_WORKER], [f.WORKER]])
     assert one.pseudonyms(column).to_pylist() == [one.pseudonym(f.WORKER), one.pseudonym(f.HK_WORKER), one.pseudonym(f.WORKER)]
-    assert Pseudonymiser.from_ring({"p2": "s", "p1": "t"}).key_id == "p2"
+    assert Pseudonymiser.from_ring({"p2": "s"}).key_id == "p2"
+    with pytest.raises(ValueError, match="exactly one key"):
+        Pseudonymiser.from_ring({"p2": "s", "p1": "t"})  # a claim under p2 would match no order under p1
 
 
 def test_encryption_names_its_key_and_old_keys_still_decrypt() -> None:
