@@ -44,8 +44,6 @@ class Settings:
     coverage_grace_seconds: int = 0
     deadline_warning_working_days: int = 2
     payouts_auto_release: bool = True
-    #: the largest payout item written to a bank file: a larger one is held out as an
-    #: exception for a person to look at (2,000,000 yuan: above any benefit the scheme pays)
 
     @property
     def uses_development_keys(self) -> bool:
