@@ -242,10 +242,8 @@ def province_report(snapshot: Snapshot, provinces: Iterable[str],
     return lines
 
 
-def trends(snapshot: Snapshot, province: str | None, views: list[ClaimView]) -> dict[str, list[dict[str, object]]]:
-    """Daily figures over the last 30 days and monthly over the last 12 months,
-    for a province (or the whole country when None), suppressed like the CSV."""
-    day = snapshot.day
+def trend_spans(day: date) -> dict[str, list[tuple[date, date]]]:
+    """The last 30 days one by one, and the last 12 months (the current one to D)."""
     daily = [(day - timedelta(days=offset), day - timedelta(days=offset)) for offset in range(29, -1, -1)]
     monthly = []
     first = day.replace(day=1)
@@ -254,24 +252,38 @@ def trends(snapshot: Snapshot, province: str | None, views: list[ClaimView]) -> 
         monthly.append((first, last))
         first = (first - timedelta(days=1)).replace(day=1)
     monthly.reverse()
-    result: dict[str, list[dict[str, object]]] = {}
-    for name, spans in (("daily", daily), ("monthly", monthly)):
-        series = []
-        for start, end in spans:
+    return {"daily": daily, "monthly": monthly}
+
+
+def all_trends(snapshot: Snapshot, views: list[ClaimView]) -> dict[str | None, dict[str, list[dict[str, object]]]]:
+    """Daily figures over the last 30 days and monthly over the last 12 months, for
+    every province (all platforms), the whole country (key None) and a province
+    without activity (key ""), suppressed like the CSV; one pass per span."""
+    result: dict[str | None, dict[str, list[dict[str, object]]]] = defaultdict(lambda: defaultdict(list))
+    for name, spans in trend_spans(snapshot.day).items():
+        for index, (start, end) in enumerate(spans):
             groups = figures_by_group(snapshot, views, start, end, by_platform=False)
-            if province is None:
-                total = Figures()
-                for (_province, _platform), figures in groups.items():
-                    _merge(total, figures)
-                figures = total
-            else:
-                figures = groups.get((province, ALL_PLATFORMS)) or Figures()
-            row = figures.row()
-            row["start"] = start.isoformat()
-            row["label"] = start.strftime("%m-%d") if name == "daily" else start.strftime("%Y-%m")
-            series.append(row)
-        result[name] = series
+            total = Figures()
+            for figures in groups.values():
+                _merge(total, figures)
+            label = start.strftime("%m-%d") if name == "daily" else start.strftime("%Y-%m")
+            for province, figures in [*((p, f) for (p, _all), f in groups.items()), (None, total), ("", Figures())]:
+                series = result[province][name]
+                while len(series) < index:  # a province without figures in earlier spans: empty ones
+                    series.append(dict(Figures().row(), start=spans[len(series)][0].isoformat(),
+                                       label=_label(name, spans[len(series)][0])))
+                series.append(dict(figures.row(), start=start.isoformat(), label=label))
+    for series_by_name in result.values():
+        for name, spans in trend_spans(snapshot.day).items():
+            series = series_by_name[name]
+            while len(series) < len(spans):
+                series.append(dict(Figures().row(), start=spans[len(series)][0].isoformat(),
+                                   label=_label(name, spans[len(series)][0])))
     return result
+
+
+def _label(name: str, start: date) -> str:
+    return start.strftime("%m-%d") if name == "daily" else start.strftime("%Y-%m")
 
 
 def _merge(total: Figures, figures: Figures) -> None:

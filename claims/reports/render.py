@@ -15,10 +15,10 @@ from claims.csvtext import dict_csv_bytes
 from claims.reports.province import (
     ALL_PLATFORMS,
     PROVINCE_COLUMNS,
+    all_trends,
     claim_views,
     national,
     province_report,
-    trends,
 )
 from claims.reports.reconcile import (
     EXCEPTION_COLUMNS,
@@ -79,13 +79,13 @@ def render_reports(snapshot: Snapshot, outbox: Store, in_transit_alert_days: int
     html = HtmlReports(snapshot, reference, premiums, payouts.lines, payouts.exceptions, provinces, views,
                        summary)
     province_codes = sorted({str(line["province_code"]) for line in provinces})
-    if only_province is not None:
-        province_codes = [code for code in province_codes if code == only_province]
     files["index.html"] = html.overview(province_codes)
     files["finance.html"] = html.finance()
     for code in province_codes:
-        files[f"province={code}.html"] = html.province(code)
-    summary["files"] = sorted([*files, "summary.json"])
+        if only_province is None or code == only_province:
+            files[f"province={code}.html"] = html.province(code)
+    # every file of the day, whichever pages this run rendered (the same bytes either way)
+    summary["files"] = sorted({*files, "summary.json", *(f"province={code}.html" for code in province_codes)})
     files["summary.json"] = (json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     for name in sorted(files):
         outbox.write_bytes(f"{prefix}/{name}", files[name])
@@ -185,6 +185,7 @@ class HtmlReports:
         self.provinces = provinces
         self.views = views
         self.summary = summary
+        self.trends = all_trends(snapshot, views)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_folder() / "reports")),
                                       autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         self.env.filters.update(yuan=yuan, count=count, percent=percent, number=number)
@@ -228,7 +229,7 @@ class HtmlReports:
         return self._page("overview.html.j2", national=national(self.snapshot, self.views),
                           provinces=[(code, {period: rows.get((code, period)) for period in
                                              ("day", "month_to_date", "last_30_days")}) for code in province_codes],
-                          charts=self._charts("national", trends(self.snapshot, None, self.views)))
+                          charts=self._charts("national", self.trends[None]))
 
     def province(self, code: str) -> bytes:
         lines = [line for line in self.provinces if line["province_code"] == code]
@@ -237,7 +238,7 @@ class HtmlReports:
         by_platform = [(platform, {line["period"]: line for line in lines if line["platform_code"] == platform})
                        for platform in platforms]
         return self._page("province.html.j2", code=code, totals=totals, by_platform=by_platform,
-                          charts=self._charts(f"p{code}", trends(self.snapshot, code, self.views)))
+                          charts=self._charts(f"p{code}", self.trends.get(code) or self.trends[""]))
 
     def finance(self) -> bytes:
         return self._page("finance.html.j2", payout_lines=self.payout_lines, exceptions=self.exceptions,

@@ -158,6 +158,23 @@ def test_every_figure_equals_an_independent_recomputation_and_no_output_holds_pe
     assert rows == sorted(rows, key=lambda r: (r["province_code"], r["platform_code"],
                                                ["day", "month_to_date", "last_30_days"].index(r["period"])))
 
+    # the trends are the same figures: D's month and D itself, as the CSV's lines show them
+    from claims.reports.province import all_trends, claim_views, window_start
+    from claims.reports.snapshot import load_snapshot
+    from claims.store import open_store
+
+    settings = load_settings()
+    snapshot = load_snapshot(engine_for(settings.database_url), DAY, open_store(settings.lake_url), window_start(DAY))
+    trend = all_trends(snapshot, claim_views(snapshot))
+    figures = [c for c in PROVINCE_COLUMNS if c not in ("province_code", "platform_code", "period", "period_start",
+                                                        "period_end")]
+    for province in ("110000", "310000"):
+        month, today = trend[province]["monthly"][-1], trend[province]["daily"][-1]
+        assert len(trend[province]["monthly"]) == 12 and len(trend[province]["daily"]) == 30
+        assert {c: str(month[c]) for c in figures} == {c: found[(province, "*", "month_to_date")][c] for c in figures}
+        assert {c: str(today[c]) for c in figures} == {c: found[(province, "*", "day")][c] for c in figures}
+    assert trend[None]["monthly"][-2]["label"] == "2025-08" and trend[None]["monthly"][-2]["claims_filed"] == ""
+
     # no report output holds an ID number, an account, a name or a worker's pseudonym
     with Session(engine_for(load_settings().database_url)) as session:
         pseudonyms = set(session.execute(select(ClaimVersion.worker_ref)).scalars())
