@@ -40,6 +40,7 @@ class Settings:
     late_window_days: int = 6
     ge_max_rows: int = 100_000
     chunk_rows: int = 1_000_000
+    max_line_bytes: int = 1 << 20  # the longest line (JSONL record, Parquet row as text) a reader takes
     pending_max_days: int = 7
     coverage_grace_seconds: int = 0
     deadline_warning_working_days: int = 2
@@ -150,6 +151,7 @@ def load_settings(base: Path | None = None) -> Settings:
         late_window_days=int(env.get("CLAIMS_LATE_WINDOW_DAYS", "6")),
         ge_max_rows=int(env.get("CLAIMS_GE_MAX_ROWS", "100000")),
         chunk_rows=int(env.get("CLAIMS_CHUNK_ROWS", "1000000")),
+        max_line_bytes=int(env.get("CLAIMS_MAX_LINE_BYTES", str(1 << 20))),
         pending_max_days=int(env.get("CLAIMS_PENDING_MAX_DAYS", "7")),
         coverage_grace_seconds=int(env.get("CLAIMS_COVERAGE_GRACE_SECONDS", "0")),
         deadline_warning_working_days=int(env.get("CLAIMS_DEADLINE_WARNING_WORKING_DAYS", "2")),
