@@ -110,3 +110,14 @@ def test_the_claims_command_says_it_in_one_line_and_writes_nothing(
         assert done.stdout == "" and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []  # no ledger, no Airflow home, nothing
+
+
+def test_the_docs_offer_no_pseudonym_rotation_that_cannot_work() -> None:
+    """The README and the architecture notes promise only what works: one pseudonym
+    key (a ring is refused), rotation of the encryption keys only."""
+    root = Path(__file__).resolve().parents[1]
+    readme = root.joinpath("README.md").read_text("utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `CLAIMS_PSEUDONYM_KEYS`"))
+    assert "exactly one key" in row and "old" not in row and "," not in row.split("|")[2].split("`")[1]
+    rotation = root.joinpath("docs/architecture.md").read_text("utf-8").split("### Rotation", 1)[1].split("\n#", 1)[0]
+    assert "refused at start-up" in rotation and "ships no such migration" in rotation
