@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from claims.calendar import parse_business_day
+from claims.calendar import SHANGHAI, parse_business_day
 
 
 def _day(text: str) -> date:
@@ -19,34 +22,122 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+class Refused(Exception):
+    """The command refuses to start: said in one line, exit code 2, nothing written."""
+
+
+def refuse_future_day(day: date, now: datetime | None = None) -> None:
+    """A business day after today (Asia/Shanghai) has not begun: running it would
+    publish an empty payout manifest that closes the day for its real payouts."""
+    today = (now or datetime.now(UTC)).astimezone(SHANGHAI).date()
+    if day > today:
+        raise Refused(f"{day.isoformat()} is after today ({today.isoformat()} in Asia/Shanghai): "
+                      "a business day is run once it has begun, nothing was done")
+
+
 def cmd_run_day(args: argparse.Namespace) -> int:
-    from claims.ingest import SOURCES, pending_partitions
-    from claims.ledger.db import engine_for, upgrade
+    from claims_dags.runner import RunDayBusy, prepare_airflow_environment, run_day_lock
+
     from claims.settings import load_settings
-    from claims.summary import day_summary, deliveries_of
 
     settings = load_settings()
-    upgrade(settings.database_url)
-    from claims_dags.runner import run_dags
+    home = prepare_airflow_environment()
+    try:
+        with run_day_lock(home, args.day):
+            return _run_day(args.day, settings, home)
+    except RunDayBusy as busy:
+        raise Refused(str(busy)) from None
 
-    engine = engine_for(settings.database_url)
-    before = deliveries_of(engine, args.day)
-    outcomes = run_dags(args.day)
-    new_files = deliveries_of(engine, args.day) - before
-    dag_lines = []
+
+def _run_day(day: date, settings, home: Path) -> int:  # type: ignore[no-untyped-def]
+    """Every DAG of the day with all their output (Airflow's, tracebacks) in a log
+    file; then the summary, whatever failed, naming each failure in one line."""
+    from claims_dags.runner import one_line, run_dags
+
+    from claims.ingest import SOURCES, pending_partitions
+    from claims.ledger.db import engine_for, upgrade
+    from claims.store import open_store
+    from claims.summary import PublishedFiles, day_summary, deliveries_of
+
+    log_path = home / "logs" / "run-day" / f"{day.isoformat()}_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("claims.run_day")
+    dag_lines: list[str] = []
+    outcomes = []
+    engine = None
+    before = 0
+    published = PublishedFiles(day)
+    with _output_to(log_path):
+        try:
+            upgrade(settings.database_url)
+            engine = engine_for(settings.database_url)
+            before = deliveries_of(engine, day)
+            published.look(engine, open_store(settings.outbox_url))
+        except Exception as error:  # noqa: BLE001 - said in the summary, traceback in the log
+            log.exception("run-day %s: the ledger could not be prepared", day)
+            dag_lines.append(f"  {'(ledger)':<24}FAILED before any DAG ran: {one_line(error)}")
+        if engine is not None:
+            try:
+                outcomes = run_dags(day)
+            except Exception as error:  # noqa: BLE001 - Airflow itself failed: said, traceback in the log
+                log.exception("run-day %s: Airflow could not run the DAGs", day)
+                dag_lines.append(f"  {'(airflow)':<24}FAILED: {one_line(error)}")
     for outcome in outcomes:
         failed = [task for task, state in outcome.task_states.items() if state not in ("success", "skipped")]
-        mark = "FAILED" if outcome.failed else "ok"
-        detail = f" (failed: {', '.join(failed)})" if failed else ""
-        dag_lines.append(f"  {outcome.dag_id:<24}{mark}{detail}")
+        if not outcome.failed:
+            dag_lines.append(f"  {outcome.dag_id:<24}ok")
+            continue
+        named = [task for task in failed if task in outcome.causes] or failed[:1]
+        for task in named:
+            cause = outcome.causes.get(task, f"state {outcome.task_states.get(task, outcome.state)}, see the log")
+            dag_lines.append(f"  {outcome.dag_id:<24}FAILED task {task}: {cause}")
+        others = [task for task in failed if task not in named]
+        if others:
+            dag_lines.append(f"  {'':<24}not run or failed after it: {', '.join(others)}")
+        if not failed:
+            dag_lines.append(f"  {outcome.dag_id:<24}FAILED (run state {outcome.state}, see the log)")
+    ran = bool(outcomes)
+    failed_run = not ran or any(outcome.failed for outcome in outcomes)
     try:
-        not_arrived = [p for source in SOURCES for p in pending_partitions(source, args.day.isoformat(), settings)]
+        not_arrived = [p for source in SOURCES for p in pending_partitions(source, day.isoformat(), settings)]
     except Exception as error:  # noqa: BLE001 - the landing zone itself is unreachable: say so, keep the summary
-        not_arrived = [f"(the landing zone could not be listed: {type(error).__name__})"]
-    dag_lines.append(f"  new files read by this run: {new_files}")
-    dag_lines.append(_reports_line(settings, args.day))
-    print(day_summary(engine, args.day, not_arrived, ["DAG runs:"] + dag_lines))
-    return 1 if any(outcome.failed for outcome in outcomes) else 0
+        not_arrived = [f"(the landing zone could not be listed: {one_line(error)})"]
+    if engine is not None:
+        try:
+            dag_lines.append(f"  new files read by this run: {deliveries_of(engine, day) - before}")
+        except Exception:  # noqa: BLE001 - the summary below says the ledger is unreadable
+            pass
+    dag_lines.append(_reports_line(settings, day))
+    try:
+        warnings = published.warnings(engine, open_store(settings.outbox_url)) if engine is not None else []
+    except Exception as error:  # noqa: BLE001 - the outbox itself is unreachable: say so, keep the summary
+        warnings = [f"the published payout files could not be checked: {one_line(error)}"]
+    print(day_summary(engine, day, not_arrived, ["DAG runs:", *dag_lines], warnings))
+    print(f"\nfull log (Airflow's output, tracebacks): {log_path}")
+    return 1 if failed_run else 0
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Everything written to this process's stdout and stderr (Airflow's task logs,
+    tracebacks, C libraries) goes to ``path`` meanwhile."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def _reports_line(settings, day: date) -> str:  # type: ignore[no-untyped-def]
@@ -243,7 +334,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ingest" and not args.source:
         args.source = ["orders", "claims", "determinations", "bank_returns", "declarations"]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return int(args.handler(args))
+    from claims.settings import ConfigurationError
+
+    try:
+        if isinstance(getattr(args, "day", None), date):
+            refuse_future_day(args.day)
+        return int(args.handler(args))
+    except Refused as refused:
+        print(f"claims {args.command}: refused: {refused}", file=sys.stderr)
+    except ConfigurationError as error:
+        print(f"claims {args.command}: configuration: {error}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

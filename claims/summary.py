@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import Decision, LandingDelivery, LandingFile, Rejection
+from claims.store import Store
 
 
-def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: list[str]) -> str:
+def day_summary(engine: Engine | None, day: date, not_arrived: list[str], dag_lines: list[str],
+                warnings: Sequence[str] = ()) -> str:
+    """The summary; what the ledger cannot tell (unreachable, dropped) is said in one
+    line instead of its tables."""
+    lines = [f"claims run-day {day.isoformat()}", ""]
+    lines.extend(dag_lines)
+    if warnings:
+        lines.append("")
+        lines.append(f"WARNINGS ({len(warnings)}):")
+        lines.extend(f"  {warning}" for warning in warnings)
+    try:
+        if engine is None:
+            raise ConnectionError("it could not be reached (above)")
+        lines.extend(_ledger_lines(engine, day))
+    except Exception as error:  # noqa: BLE001 - the summary is printed whatever the ledger's state
+        cause = " ".join(str(error).split("\n")[0].split())[:200]
+        lines.append("")
+        lines.append(f"(the ledger could not be read for this summary: {type(error).__name__}: {cause})")
+    if not_arrived:
+        lines.append("")
+        lines.append(f"partitions not arrived ({len(not_arrived)}):")
+        shown = not_arrived[:12]
+        lines.extend(f"  {prefix}" for prefix in shown)
+        if len(not_arrived) > len(shown):
+            lines.append(f"  ... and {len(not_arrived) - len(shown)} more")
+    return "\n".join(lines)
+
+
+def _ledger_lines(engine: Engine, day: date) -> list[str]:
+    lines: list[str] = []
     with Session(engine) as session:
         rows = session.execute(
             select(LandingFile.source, LandingDelivery.outcome, LandingFile.status,
@@ -23,8 +55,6 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
         reason_counts: Counter = Counter()
         for (code,) in session.execute(select(Rejection.reason_code).where(Rejection.business_day == day)):
             reason_counts[code] += 1
-    lines = [f"claims run-day {day.isoformat()}", ""]
-    lines.extend(dag_lines)
     lines.append("")
     lines.append(f"{'source':<14}{'files':>7}{'rows in':>12}{'loaded':>12}{'unchanged':>11}{'rejected':>11}")
     by_source: dict[str, list[int]] = {}
@@ -61,14 +91,7 @@ def day_summary(engine: Engine, day: date, not_arrived: list[str], dag_lines: li
         if estimated:
             lines.append(f"  {estimated:,} deadline(s) estimated on weekdays (CALENDAR_ESTIMATED): "
                          "add that year's official schedule file")
-    if not_arrived:
-        lines.append("")
-        lines.append(f"partitions not arrived ({len(not_arrived)}):")
-        shown = not_arrived[:12]
-        lines.extend(f"  {prefix}" for prefix in shown)
-        if len(not_arrived) > len(shown):
-            lines.append(f"  ... and {len(not_arrived) - len(shown)} more")
-    return "\n".join(lines)
+    return lines
 
 
 def deliveries_of(engine: Engine, day: date) -> int:
@@ -77,3 +100,50 @@ def deliveries_of(engine: Engine, day: date) -> int:
         return int(session.scalar(
             select(func.count()).select_from(LandingDelivery).where(LandingDelivery.business_day == day)
         ) or 0)
+
+
+class PublishedFiles:
+    """The day's published payout files (every batch's CSV and XML, the manifest
+    once released) as the ledger records them, looked for in the outbox before the
+    run and again after it: a published file that went missing is something to
+    find out about, even when the run renders it again byte for byte."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.missing: list[str] = []
+
+    def recorded(self, engine: Engine) -> dict[str, str]:
+        """Key -> sha256 of every file the ledger says was published for the day."""
+        from claims.ledger.models import PayoutBatch, PayoutRelease
+        from claims.payouts.pipeline import batch_key
+
+        with Session(engine) as session:
+            files = {}
+            for batch in session.execute(select(PayoutBatch).where(PayoutBatch.business_day == self.day)).scalars():
+                files[batch_key(batch, "csv")] = batch.csv_sha256
+                files[batch_key(batch, "xml")] = batch.xml_sha256
+            release = session.get(PayoutRelease, self.day)
+            if release is not None:
+                files[f"payouts/date={self.day.isoformat()}/manifest.json"] = release.manifest_sha256
+        return files
+
+    def look(self, engine: Engine, outbox: Store) -> None:
+        self.missing = sorted(key for key in self.recorded(engine) if not outbox.exists(key))
+
+    def warnings(self, engine: Engine, outbox: Store) -> list[str]:
+        """One line per published file that was missing before the run."""
+        if not self.missing:
+            return []
+        try:
+            recorded = self.recorded(engine)
+        except Exception:  # noqa: BLE001 - the ledger went away: say what was missing all the same
+            recorded = {}
+        lines = []
+        for key in self.missing:
+            if not outbox.exists(key):
+                lines.append(f"published file missing, not rewritten: {key}")
+            elif recorded.get(key) == hashlib.sha256(outbox.read_bytes(key)).hexdigest():
+                lines.append(f"published file was missing, rewritten byte-identical to its record: {key}")
+            else:
+                lines.append(f"published file was missing, rewritten, but differs from its record: {key}")
+        return lines
