@@ -26,7 +26,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from claims import reasons
-from claims.ingest import checks
+from claims.ingest import checks, messages
 from claims.ingest.discovery import Discovery, LandingObject, discover
 from claims.ingest.orders import (
     COMPARED,
@@ -68,7 +68,6 @@ from claims.store import Store
 log = logging.getLogger(__name__)
 RECORD_ID_MAX = 128
 FORMAT_REJECTIONS = ("UNSUPPORTED_FORMAT", "UNREADABLE")
-VALUE_IN_MESSAGE_MAX = 64
 
 
 @dataclass
@@ -124,11 +123,10 @@ class SourceRun:
 
 # -- messages ------------------------------------------------------------------------
 def _message(code: str, field_name: str, value: str | None) -> str:
-    text = reasons.message(code)
-    if value is not None and field_name not in checks.PERSONAL_FIELDS and value != "":
-        shown = value if len(value) <= VALUE_IN_MESSAGE_MAX else value[:VALUE_IN_MESSAGE_MAX] + "..."
-        text = f"{text}: {field_name}={shown!r}"
-    return text
+    """The reason's message, and the value only when it matches its field's own short
+    code alphabet (claims/ingest/messages.py); otherwise the value is described."""
+    note = messages.value_note(field_name, value)
+    return f"{reasons.message(code)}: {note}" if note else reasons.message(code)
 
 
 def _row_rejections(table: pa.Table, lines: np.ndarray, verdicts: checks.Verdicts, key: str) -> list[RejectionLine]:
@@ -426,7 +424,7 @@ class Ingestor:
             drop = repeat.copy()
             found = [
                 RejectionLine(int(line), order_id[:RECORD_ID_MAX], "order_id", "DUPLICATE_IN_FILE",
-                              _message("DUPLICATE_IN_FILE", "order_id", order_id))
+                              _message("DUPLICATE_IN_FILE", "order_id", None))
                 for line, order_id in zip(lines[repeat].tolist(), pc.filter(ids, pa.array(repeat)).to_pylist(), strict=True)
             ]
             unchanged, clashes, seen = self._against_loaded_orders(obj, staging, ids, ~repeat, lines)
@@ -437,7 +435,7 @@ class Ingestor:
             drop |= reused
             found.extend(
                 RejectionLine(int(line), order_id[:RECORD_ID_MAX], "order_id", "ORDER_ID_REUSED",
-                              _message("ORDER_ID_REUSED", "order_id", order_id))
+                              _message("ORDER_ID_REUSED", "order_id", None))
                 for line, order_id in zip(lines[reused].tolist(), pc.filter(ids, pa.array(reused)).to_pylist(),
                                           strict=True)
             )
@@ -524,7 +522,7 @@ class Ingestor:
             before = previous[row["order_id"]]
             if any(_plain(before[name]) != _plain(row[name]) for name in COMPARED):
                 clashes.append(RejectionLine(int(line), row["order_id"][:RECORD_ID_MAX], "order_id", "DUPLICATE_KEY",
-                                             _message("DUPLICATE_KEY", "order_id", row["order_id"])))
+                                             _message("DUPLICATE_KEY", "order_id", None)))
         return int(seen.sum()) - len(clashes), clashes, seen
 
     def _drop_repeats(self, valid: pa.Table, key: str,
@@ -545,7 +543,7 @@ class Ingestor:
         ids = pc.filter(valid[key], pa.array(repeat)).to_pylist()
         found = [
             RejectionLine(int(line), record_id[:RECORD_ID_MAX], key, "DUPLICATE_IN_FILE",
-                          _message("DUPLICATE_IN_FILE", key, record_id))
+                          _message("DUPLICATE_IN_FILE", key, None))
             for line, record_id in zip(lines.tolist(), ids, strict=True)
         ]
         return valid.filter(pa.array(~repeat)), found
@@ -654,7 +652,7 @@ class Ingestor:
                         unchanged += 1
                     elif earlier is not None:
                         clashes.append(RejectionLine(row["line"], row[key][:RECORD_ID_MAX], key, "DUPLICATE_KEY",
-                                                     _message("DUPLICATE_KEY", key, row[key])))
+                                                     _message("DUPLICATE_KEY", key, None)))
                     else:
                         rows.append(dict(feed.record(row), line=row["line"], business_day=day, content_hash=content))
         outcome.rejections = sorted(outcome.rejections + clashes, key=lambda item: item.line)
@@ -700,7 +698,7 @@ class Ingestor:
             if outcome.rejections:
                 insert_dicts(session, Rejection.__table__, [
                     {"delivery_id": delivery.id, "business_day": day, "feedback_key": feedback_key, "seq": seq,
-                     "source_file": outcome.key, "line": item.line, "record_id": item.record_id,
+                     "source_file": outcome.key, "line": item.line, "record_id": messages.record_id(item.record_id),
                      "field": item.field, "reason_code": item.reason_code, "message": item.message}
                     for seq, item in enumerate(outcome.rejections)
                 ])

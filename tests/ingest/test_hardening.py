@@ -228,3 +228,114 @@ def test_hostile_names_are_rejected_end_to_end(env: Path) -> None:
     expected = {code for name, code in HOSTILE_NAMES if name in names}
     assert {code for _record, _field, code in found} == expected
     assert ("o1", "worker_name", "NAME_FORMULA_PREFIX") in found
+
+
+# -- issue 13, item 7: no personal value in any rejection message ----------------------------
+NAME = "欧阳娜娜"
+PHONE = "13912345678"
+
+
+def _personal_values(source: str) -> dict[str, str]:
+    values = {"worker_id": f.WORKER, "worker_name": NAME, "phone": PHONE}
+    if source == "claims":
+        values["payee_account"] = f.ACCOUNT
+    return values
+
+
+def _placements(source: str) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """Every personal value of a row in every other column, one row each: (the rows
+    the checks reject, the placements they accept)."""
+    from claims.ingest import checks
+    from tests.ingest.test_checks import failures
+
+    columns = checks.ORDER_COLUMNS if source == "orders" else checks.CLAIM_COLUMNS
+    key = "order_id" if source == "orders" else "claim_id"
+    rejected, accepted = [], []
+    for personal, value in _personal_values(source).items():
+        for column in columns:
+            if column == personal:
+                continue
+            base = f.order() if source == "orders" else f.claim()
+            row = {**base, key: f"R{len(rejected) + len(accepted)}", column: value}
+            if failures(source, row):
+                rejected.append(row)
+            else:
+                accepted.append((personal, column))
+    return rejected, accepted
+
+
+def _everything(env: Path) -> str:
+    """Every output file, every lake file and every text of every ledger table."""
+    import pyarrow.parquet as pq
+    from sqlalchemy import MetaData
+
+    parts = []
+    for path in sorted((env / "outbox").rglob("*")):
+        if path.is_file():
+            parts.append(path.read_bytes().decode("utf-8", "replace"))
+    for path in sorted((env / "lake").rglob("*.parquet")):
+        parts.append(str(pq.read_table(path).to_pylist()))
+    metadata = MetaData()
+    with engine().connect() as connection:
+        metadata.reflect(connection)
+        for table in metadata.sorted_tables:
+            parts.extend(str(tuple(row)) for row in connection.execute(table.select()))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_personal_values_in_wrong_columns_are_never_quoted(env: Path, fmt: str) -> None:
+    import json as _json
+
+    for source in ("orders", "claims"):
+        rows, accepted = _placements(source)
+        # Accepted where the contract allows such a value: an identifier, an integer, free-text
+        # documents, a name (digits make a name; names are stored encrypted).
+        allowed = {("orders", "order_id"), ("claims", "claim_id"), ("claims", "order_id"), ("claims", "documents"),
+                   ("orders", "premium_fen"), ("claims", "inpatient_days"), ("claims", "medical_cost_fen"),
+                   ("orders", "worker_name"), ("claims", "worker_name")}
+        assert {(source, column) for _personal, column in accepted} <= allowed
+        if fmt == "csv":
+            data = f.csv_text(rows).encode()
+        else:
+            data = "".join(_json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+        drop(env, source, "didi", DAY, f"a.{fmt}", data)
+        summary = ingest_source(source, DAY)
+        assert summary["rows_rejected"] == len(rows) and summary["rows_loaded"] == 0
+    publish_day(DAY)
+    lines = rejections(env)
+    assert len(lines) >= 60
+    everything = _everything(env)
+    for value in (f.WORKER, f.WORKER[:17], NAME, PHONE, f.ACCOUNT):
+        assert value not in everything, value
+    assert any("not quoted" in line["message"] for line in lines)
+
+
+def test_record_ids_shaped_like_personal_data_are_withheld(env: Path) -> None:
+    rows = [f.order(order_id=f.WORKER, worker_name="=x"), f.order(order_id=f.ACCOUNT, worker_name="=x"),
+            f.order(order_id="1234567890123456", worker_name="=x"), f.order(order_id="DD-1", worker_name="=x")]
+    drop(env, "orders", "didi", DAY, "a.csv", f.csv_text(rows).encode())
+    ingest_source("orders", DAY)
+    publish_day(DAY)
+    assert [r["record_id"] for r in rejections(env)] == ["", "", "1234567890123456", "DD-1"]
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value", "shown"),
+    [
+        ("injury_type", "bruise", "injury_type='bruise'"),
+        ("injury_type", NAME, "injury_type not quoted (4 characters: CJK characters)"),
+        ("payee_bank_code", "12345", "payee_bank_code='12345'"),
+        ("payee_bank_code", f.ACCOUNT, "payee_bank_code not quoted (19 characters: digits)"),
+        ("incident_city_code", f.WORKER, "incident_city_code not quoted (18 characters: digits)"),
+        ("accepted_at", "2025-09-31T12:00:00+08:00", "accepted_at='2025-09-31T12:00:00+08:00'"),
+        ("accepted_at", PHONE, "accepted_at not quoted (11 characters: digits)"),
+        ("premium_fen", "-1", "premium_fen='-1'"),
+        ("worker_name", "=1+1", "worker_name not quoted (4 characters: digits, punctuation or symbols)"),
+        ("documents", "x", "documents not quoted (1 character: Latin letters)"),
+    ],
+)
+def test_a_value_is_quoted_only_in_its_fields_own_alphabet(field_name: str, value: str, shown: str) -> None:
+    from claims.ingest.messages import value_note
+
+    assert value_note(field_name, value) == shown
