@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from claims.reports.snapshot import ClaimKey, ItemRow, Snapshot
+from claims.reports.snapshot import ClaimKey, ItemRow, Snapshot, sets_approval
 
 PREMIUM_COLUMNS = ["month", "platform_code", "province_code", "industry", "orders", "cancelled_orders", "premium_fen",
                    "expected_premium_fen", "mismatched_orders", "declared_orders", "declared_premium_fen",
@@ -31,6 +31,8 @@ SETTLEMENT_NOT_IN_LEDGER = "settlement_not_in_ledger"
 RETURN_NOT_IN_LEDGER = "return_not_in_ledger"
 LEDGER_ENTRY_WITHOUT_RECORD = "ledger_entry_without_record"
 LEDGER_AMOUNT_DIFFERS = "ledger_amount_differs"
+LEDGER_DIFFERENCES = frozenset({APPROVAL_NOT_IN_LEDGER, PAYMENT_NOT_IN_LEDGER, SETTLEMENT_NOT_IN_LEDGER,
+                                RETURN_NOT_IN_LEDGER, LEDGER_ENTRY_WITHOUT_RECORD, LEDGER_AMOUNT_DIFFERS})
 #: Claims and answers that need someone's attention, though the books tie out:
 UNPAID_PAST_DEADLINE = "unpaid_past_deadline"
 RETURNED_NOT_REPAID = "returned_not_repaid"
@@ -97,11 +99,14 @@ class PayoutReconciliation:
 
     @property
     def ties(self) -> bool:
-        return all(line["status"] == "ties" for line in self.lines)
+        """Every province's balances tie out, and no record differs from its ledger
+        transaction (differences that offset each other are a fault too)."""
+        return not self.differing_provinces
 
     @property
     def differing_provinces(self) -> list[str]:
-        return [str(line["province_code"]) for line in self.lines if line["status"] != "ties"]
+        return sorted({str(line["province_code"]) for line in self.lines if line["status"] != "ties"}
+                      | {str(item["province_code"]) for item in self.exceptions if item["kind"] in LEDGER_DIFFERENCES})
 
 
 def _province_of_account(account: str) -> tuple[str, str]:
@@ -113,24 +118,23 @@ def expected_ledger(snapshot: Snapshot) -> tuple[dict[tuple[str, str], tuple[str
                                                   dict[str, int]]:
     """The ledger the records call for: per (kind, reference), the debited account's
     prefix, province, amount and the day; and per province the approvals' total
-    (each payable decision moves its claim's approved total to its amount)."""
+    (each payable decision moves its claim's approved total to its amount, a
+    rejection to 0)."""
     expected: dict[tuple[str, str], tuple[str, str, str, int, date]] = {}
     approved: dict[str, int] = defaultdict(int)
     previous: dict[ClaimKey, int] = {}
     for decision in snapshot.decisions:
-        if decision.payable_fen is None:
+        if not sets_approval(decision):
             continue
         key = (decision.platform_code, decision.claim_id)
-        change = decision.payable_fen - previous.get(key, 0)
-        previous[key] = decision.payable_fen
+        change = (decision.payable_fen or 0) - previous.get(key, 0)
+        previous[key] = decision.payable_fen or 0
         approved[decision.province_code] += change
-        if change:
-            expected[("approve", f"decision:{decision.id}")] = (
-                "benefit_expense", decision.province_code, f"{decision.platform_code}\x00{decision.claim_id}", change,
-                decision.business_day)
-        else:
-            expected[("approve", f"decision:{decision.id}")] = (
-                "", decision.province_code, f"{decision.platform_code}\x00{decision.claim_id}", 0, decision.business_day)
+        # a raise debits the expense; a cut or a withdrawal debits the payable back
+        account = "benefit_expense" if change > 0 else "benefits_payable" if change < 0 else ""
+        expected[("approve", f"decision:{decision.id}")] = (
+            account, decision.province_code, f"{decision.platform_code}\x00{decision.claim_id}", abs(change),
+            decision.business_day)
     items = {item.end_to_end_id: item for item in snapshot.items}
     for item in snapshot.items:
         expected[("disburse", f"item:{item.end_to_end_id}")] = (

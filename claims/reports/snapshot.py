@@ -128,9 +128,11 @@ class Snapshot:
         return latest
 
     def latest_payable(self) -> dict[ClaimKey, DecisionRow]:
+        """Each claim's last decision that sets its approved total (as the ledger
+        posts approvals): a payable decision, to its amount, or a rejection, to 0."""
         latest: dict[ClaimKey, DecisionRow] = {}
         for decision in self.decisions:
-            if decision.payable_fen is not None:
+            if sets_approval(decision):
                 latest[(decision.platform_code, decision.claim_id)] = decision
         return latest
 
@@ -139,6 +141,12 @@ class Snapshot:
         for item in self.items:
             grouped[(item.platform_code, item.claim_id)].append(item)
         return grouped
+
+
+def sets_approval(decision: DecisionRow) -> bool:
+    """A payable decision sets the claim's approved total to its amount; a
+    rejection sets it to 0 (it withdraws an earlier approval)."""
+    return decision.payable_fen is not None or decision.outcome == "rejected"
 
 
 def _province(order_province: object, incident_province: str) -> str:

@@ -163,3 +163,49 @@ def test_orders_loaded_by_a_later_run_show_in_that_day_s_report_only(ledger_env:
     assert report_files(ledger_env, DAY) == before
     assert [r["orders"] for r in report_rows(ledger_env, NEXT, "premium_reconciliation.csv")] == ["3"]
     assert [r["orders"] for r in report_rows(ledger_env, DAY, "premium_reconciliation.csv")] == ["2"]
+
+
+def test_a_raise_and_a_cut_after_payment_tie_out(ledger_env: Path) -> None:
+    """A determination after payment moves the approved total up (C0: paid the
+    difference) or down (C1: overpaid, the ledger's payable goes negative): both tie out."""
+    from tests import factories as f
+    from tests.ingest.test_pipeline import determination_csv, drop, drop_feed
+
+    land_claims(ledger_env, DAY, 2, cost="45000")
+    run(DAY)
+    base = {"incident_at": f"{DAY}T12:20:00+08:00", "reported_at": f"{DAY}T12:45:00+08:00"}
+    drop(ledger_env, "claims", "didi", NEXT, "amended.csv", f.csv_text([  # amended after payment: standard review
+        f.claim(claim_id="C0", order_id="O0", medical_cost_fen="60000", payee_account=f.card_number(f"62220{0:013d}"),
+                **base),
+        f.claim(claim_id="C1", order_id="O1", medical_cost_fen="30000", payee_account=f.card_number(f"62220{1:013d}"),
+                **base)]).encode())
+    run(NEXT)
+    review = NEXT + timedelta(days=1)
+    drop_feed(ledger_env, "determinations", review, "d.csv", determination_csv([
+        {"claim_id": claim, "platform_code": "didi", "decision": "approved", "approved_amount_fen": amount,
+         "reason": "", "decided_at": f"{review}T10:00:00+08:00", "decided_by": "HRSS"}
+        for claim, amount in (("C0", "60000"), ("C1", "30000"))]))
+    run(review)
+    result = report_day(review)
+    assert result["payouts_tie_out"] is True
+    line = report_rows(ledger_env, review, "payout_reconciliation.csv")[0]
+    assert (line["approved_fen"], line["paid_fen"], line["owed_fen"], line["ledger_payable_fen"], line["status"]) == \
+        ("90000", "105000", "-15000", "-15000", "ties")
+    assert report_rows(ledger_env, review, "payout_exceptions.csv") == []
+
+
+def test_differences_that_offset_each_other_still_fail_the_tie_out(ledger_env: Path) -> None:
+    land_claims(ledger_env, DAY, 2)
+    run(DAY)
+    with Session(engine_for(load_settings().database_url)) as session, session.begin():
+        for suffix, shift in (("0001", 100), ("0002", -100)):  # 1 yuan moved from one item's posting to another's
+            transaction = session.execute(select(LedgerTransaction.id).where(
+                LedgerTransaction.reference == f"item:{BATCH}{suffix}")).scalar_one()
+            for posting in session.execute(select(LedgerPosting).where(
+                    LedgerPosting.transaction_id == transaction)).scalars():
+                posting.amount_fen += shift if posting.amount_fen > 0 else -shift
+    with pytest.raises(PayoutTieOutError):
+        report_day(DAY)
+    assert report_rows(ledger_env, DAY, "payout_reconciliation.csv")[0]["status"] == "ties"  # the balances agree
+    assert [(r["claim_id"], r["kind"], r["amount_fen"]) for r in report_rows(ledger_env, DAY, "payout_exceptions.csv")] \
+        == [("C0", "ledger_amount_differs", "100"), ("C1", "ledger_amount_differs", "-100")]
