@@ -174,10 +174,48 @@ class Figures:
         return values
 
 
+@dataclass
+class DatedFacts:
+    """The snapshot's rows by the day they count on, so that the figures of a span
+    read only that span's days (a report's 45 spans never pass over the whole history)."""
+
+    workers: dict[date, list[tuple[str, str, set[str]]]] = field(default_factory=lambda: defaultdict(list))
+    orders: dict[date, list] = field(default_factory=lambda: defaultdict(list))
+    filed: dict[date, list[ClaimView]] = field(default_factory=lambda: defaultdict(list))
+    first_paid: dict[date, list[ClaimView]] = field(default_factory=lambda: defaultdict(list))
+    #: (province, platform, claimant, fen): released items on their day, returns (negative) on theirs
+    money: dict[date, list[tuple[str, str, str, int]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def dated_facts(snapshot: Snapshot, views: list[ClaimView]) -> DatedFacts:
+    cached = snapshot.indexes.get(id(views))
+    if cached is not None and cached[0] is views:
+        return cached[1]
+    facts = DatedFacts()
+    for (province, platform, accepted), refs in snapshot.workers.items():
+        facts.workers[accepted].append((province, platform, refs))
+    for group in snapshot.orders:
+        facts.orders[group.accepted_date].append(group)
+    for view in views:
+        facts.filed[view.filed_on].append(view)
+        if view.first_paid_on is not None:
+            facts.first_paid[view.first_paid_on].append(view)
+    claimants = {view.key: view.worker_ref for view in views}
+    for item in snapshot.items:
+        worker = claimants.get((item.platform_code, item.claim_id), f"{item.platform_code}:{item.claim_id}")
+        if item.released:
+            facts.money[item.business_day].append((item.province_code, item.platform_code, worker, item.amount_fen))
+        if item.returned_on is not None:
+            facts.money[item.returned_on].append((item.province_code, item.platform_code, worker, -item.amount_fen))
+    snapshot.indexes[id(views)] = (views, facts)
+    return facts
+
+
 def figures_by_group(snapshot: Snapshot, views: list[ClaimView], start: date, end: date,
                      by_platform: bool = True) -> dict[tuple[str, str], Figures]:
     """Figures of every (province, platform) and (province, '*') over [start, end]."""
     groups: dict[tuple[str, str], Figures] = defaultdict(Figures)
+    facts = dated_facts(snapshot, views)
 
     def targets(province: str, platform: str) -> list[Figures]:
         found = [groups[(province, ALL_PLATFORMS)]]
@@ -185,37 +223,30 @@ def figures_by_group(snapshot: Snapshot, views: list[ClaimView], start: date, en
             found.append(groups[(province, platform)])
         return found
 
-    for (province, platform, accepted), refs in snapshot.workers.items():
-        if start <= accepted <= end:
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    for day in days:
+        for province, platform, refs in facts.workers.get(day, ()):
             for figures in targets(province, platform):
                 figures.insured.workers.update(refs)
-    for group in snapshot.orders:
-        if start <= group.accepted_date <= end:
+        for group in facts.orders.get(day, ()):
             for figures in targets(group.province_code, group.platform_code):
                 figures.orders.value += group.orders
                 figures.premium.value += group.premium_fen
-    for view in views:
-        platform = view.key[0]
-        if start <= view.filed_on <= end:
-            for figures in targets(view.province_code, platform):
+        for view in facts.filed.get(day, ()):
+            for figures in targets(view.province_code, view.key[0]):
                 figures.claims.add(1, view.worker_ref)
                 if view.outcome in figures.outcomes:
                     figures.outcomes[view.outcome].add(1, view.worker_ref)
                 if view.past_deadline:
                     figures.past_deadline.add(1, view.worker_ref)
-        if view.first_paid_on is not None and start <= view.first_paid_on <= end:
-            for figures in targets(view.province_code, platform):
+        for view in facts.first_paid.get(day, ()):
+            for figures in targets(view.province_code, view.key[0]):
+                assert view.first_paid_on is not None
                 figures.days_to_payment.append((view.first_paid_on - view.filed_on).days)
                 figures.paid_workers.add(view.worker_ref)
-    claimants = {view.key: view.worker_ref for view in views}
-    for item in snapshot.items:
-        worker = claimants.get((item.platform_code, item.claim_id), f"{item.platform_code}:{item.claim_id}")
-        if item.released and start <= item.business_day <= end:
-            for figures in targets(item.province_code, item.platform_code):
-                figures.benefits.add(item.amount_fen, worker)
-        if item.returned_on is not None and start <= item.returned_on <= end:
-            for figures in targets(item.province_code, item.platform_code):
-                figures.benefits.add(-item.amount_fen, worker)
+        for province, platform, worker, fen in facts.money.get(day, ()):
+            for figures in targets(province, platform):
+                figures.benefits.add(fen, worker)
     return groups
 
 

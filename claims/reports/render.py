@@ -5,6 +5,7 @@ reads the clock, so a re-run writes the same bytes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -141,7 +142,18 @@ _FONT = "'Noto Sans CJK SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif"
 def chart(chart_id: str, title: str, labels: list[str], series: list[tuple[str, list[float | None]]],
           kind: str = "line", percent_axis: bool = False) -> str:
     """An inline SVG chart drawn by pygal: no script, no comment (pygal stamps
-    the date in one), a fixed id instead of pygal's random one."""
+    the date in one), a fixed id instead of pygal's random one. Identical charts
+    (provinces without activity) are drawn once."""
+    frozen = tuple((name, tuple(values)) for name, values in series)
+    return _chart(title, tuple(labels), frozen, kind, percent_axis).replace(_CHART_ID, chart_id)
+
+
+_CHART_ID = "claims-chart-id"
+
+
+@functools.lru_cache(maxsize=256)
+def _chart(title: str, labels: tuple[str, ...], series: tuple[tuple[str, tuple[float | None, ...]], ...],
+           kind: str, percent_axis: bool) -> str:
     import pygal
     from pygal.style import Style
 
@@ -157,10 +169,10 @@ def chart(chart_id: str, title: str, labels: list[str], series: list[tuple[str, 
                         show_minor_x_labels=len(labels) <= 12, x_labels_major_every=5 if len(labels) > 12 else None,
                         no_data_text="无数据 No data", allow_interruptions=True, print_values=False,
                         value_formatter=(lambda v: f"{v:.2f}%") if percent_axis else (lambda v: f"{v:,.2f}"))
-    graph.uuid = chart_id
-    graph.x_labels = labels
+    graph.uuid = _CHART_ID
+    graph.x_labels = list(labels)
     for name, values in series:
-        graph.add(name, values)
+        graph.add(name, list(values))
     svg = graph.render(is_unicode=True)
     return _SCRIPT.sub("", _COMMENT.sub("", svg))
 

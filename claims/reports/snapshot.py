@@ -120,6 +120,8 @@ class Snapshot:
     awaiting: dict[ClaimKey, date] = field(default_factory=dict)
     #: (province, platform, accepted date) -> the pseudonyms of the workers with an order
     workers: dict[tuple[str, str, date], set[str]] = field(default_factory=dict)
+    #: derived indexes the reports build once (see claims.reports.province.dated_facts)
+    indexes: dict[int, tuple] = field(default_factory=dict)
 
     def latest_decisions(self) -> dict[ClaimKey, DecisionRow]:
         latest: dict[ClaimKey, DecisionRow] = {}
