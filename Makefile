@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DAY    ?= 2025-09-30
 ORDERS ?= 20000
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench model lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest_orders.py
 	$(BIN)/python bench/adjudicate.py
 	$(BIN)/python bench/payouts.py
+
+model: $(BIN)/.installed
+	$(BIN)/python bench/model_based.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check claims dags validations tests bench

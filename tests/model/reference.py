@@ -214,6 +214,7 @@ class LandingFile:
     rows: list[Row]  # data rows; line = index + 2 (the header is line 1)
     read_by: date | None = None  # the business day of the run that read its current bytes
     generation: int = 0  # bumped when the file is replaced by other bytes
+    sha256: str = ""  # of its current bytes (a file is its bytes: the same bytes again load nothing)
 
     @property
     def key(self) -> str:
@@ -224,8 +225,8 @@ class LandingFile:
 @dataclass
 class RowVerdict:
     file: LandingFile
-    line: int
-    row: Row
+    line: int  # 0: the whole file (bytes already received: DUPLICATE_FILE)
+    row: Row | None
     loaded: bool  # else rejected with a code
     unchanged: bool = False  # a claim version identical to the current one: changes nothing
 
@@ -254,6 +255,7 @@ class MoneyModel:
         self.claims: dict[str, Claim] = {}
         self.orders: dict[str, OrderRow] = {}
         self.days_run: set[date] = set()
+        self.bytes_read: set[str] = set()  # sha256 of every file read
         #: every decision by stamped business day: (claim_id, outcome)
         self.decisions_of_day: dict[date, list[tuple[str, str]]] = {}
 
@@ -284,6 +286,10 @@ class MoneyModel:
         answers: list[BankAnswerRow] = []
         for file in files:
             file.read_by = day
+            if file.sha256 in self.bytes_read:  # the same bytes under another name load nothing
+                verdicts.append(RowVerdict(file, 0, None, False))
+                continue
+            self.bytes_read.add(file.sha256)
             for index, row in enumerate(file.rows):
                 loaded = self._verdict(row, day)
                 verdict = RowVerdict(file, index + 2, row, loaded)
