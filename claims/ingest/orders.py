@@ -91,6 +91,7 @@ class OrderStaging:
     #: next batch is parsed and checked; at most one batch waits.
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
     _pending: Future | None = None
+    _increasing: bool | None = None
 
     @property
     def path(self) -> Path:
@@ -124,11 +125,25 @@ class OrderStaging:
     def all_lines(self) -> np.ndarray:
         return np.concatenate(self.lines) if self.lines else np.zeros(0, dtype=np.int64)
 
+    def increasing(self) -> bool:
+        """Whether the file's order ids are strictly increasing (worked out once)."""
+        if self._increasing is None:
+            self._increasing = self.rows < 2 or _strictly_increasing(self.all_ids())
+        return self._increasing
+
+    def id_range(self) -> tuple[str, str]:
+        """The smallest and largest order id (code points: Arrow compares UTF-8 bytes);
+        the first and last when the ids increase, as platforms often export them."""
+        if self.increasing():
+            return self.ids[0][0].as_py(), self.ids[-1][-1].as_py()
+        bounds = pc.min_max(self.all_ids()).as_py()
+        return bounds["min"], bounds["max"]
+
     def repeats(self) -> np.ndarray:
         """Rows whose order id an earlier row of the file already used."""
         repeat = np.zeros(self.rows, dtype=bool)
         ids = self.all_ids()
-        if self.rows < 2 or _strictly_increasing(ids):
+        if self.increasing():
             return repeat  # platforms often export in id order: then every id is new
         encoded = pc.dictionary_encode(ids).combine_chunks()
         if len(encoded.dictionary) == len(encoded):

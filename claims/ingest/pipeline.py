@@ -430,7 +430,7 @@ class Ingestor:
             unchanged, clashes, seen = self._against_loaded_orders(obj, staging, ids, ~repeat, lines)
             drop |= seen
             found.extend(clashes)
-            id_range = _id_range(ids)
+            id_range = staging.id_range()
             reused = self._reused_on_other_dates(obj, ids, ~drop, id_range)
             drop |= reused
             found.extend(
@@ -757,12 +757,6 @@ def _plain(value: object) -> object:
 def object_version(obj: LandingObject) -> str:
     """What the store says about an object's bytes without reading them."""
     return f"{obj.size}:{obj.version}"
-
-
-def _id_range(ids: pa.ChunkedArray) -> tuple[str, str]:
-    """The smallest and largest id (code points: Arrow compares UTF-8 bytes)."""
-    bounds = pc.min_max(ids).as_py()
-    return bounds["min"], bounds["max"]
 
 
 def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -44,15 +44,15 @@ def order_on(day: date, **changes: str) -> dict[str, str]:
 def test_an_order_id_reused_on_another_date_is_rejected(env: Path) -> None:
     drop(env, "orders", "didi", BEFORE, "a.csv", f.csv_text([order_on(BEFORE, order_id="o1"),
                                                               order_on(BEFORE, order_id="o2")]).encode())
-    drop(env, "orders", "didi", DAY, "b.csv", f.csv_text([order_on(DAY, order_id="o1"),
-                                                           order_on(DAY, order_id="o3")]).encode())
+    drop(env, "orders", "didi", DAY, "b.csv", f.csv_text([order_on(DAY, order_id="o3"),  # ids in no order
+                                                           order_on(DAY, order_id="o1")]).encode())
     drop(env, "orders", "meituan", DAY, "c.csv", f.csv_text([order_on(
         DAY, order_id="o1", platform_code="meituan", industry="instant_delivery")]).encode())  # another platform's o1
     summary = ingest_source("orders", DAY)
     publish_day(DAY)
     assert (summary["rows_in"], summary["rows_loaded"], summary["rows_rejected"]) == (5, 4, 1)
     assert [(r["source_file"].rsplit("/", 1)[1], r["line"], r["record_id"], r["reason_code"])
-            for r in rejections(env)] == [("b.csv", "2", "o1", "ORDER_ID_REUSED")]
+            for r in rejections(env)] == [("b.csv", "3", "o1", "ORDER_ID_REUSED")]
     assert rejections(env, "meituan") == []
     # A re-run loads nothing and the identical re-sent row of the first date is unchanged.
     drop(env, "orders", "didi", BEFORE, "a2.csv", f.csv_text([order_on(BEFORE, order_id="o1")]).encode())
