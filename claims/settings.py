@@ -45,6 +45,9 @@ class Settings:
     coverage_grace_seconds: int = 0
     deadline_warning_working_days: int = 2
     payouts_auto_release: bool = True
+    #: the largest payout item written to a bank file: a larger one is held out as an
+    #: exception for a person to look at (2,000,000 yuan: above any benefit the scheme pays)
+    max_item_fen: int = 200_000_000
 
     @property
     def uses_development_keys(self) -> bool:
@@ -157,4 +160,5 @@ def load_settings(base: Path | None = None) -> Settings:
         deadline_warning_working_days=int(env.get("CLAIMS_DEADLINE_WARNING_WORKING_DAYS", "2")),
         payouts_auto_release=env.get("CLAIMS_PAYOUTS_AUTO_RELEASE", "true" if environment == "development" else "false")
         .strip().lower() in ("1", "true", "yes"),
+        max_item_fen=int(env.get("CLAIMS_MAX_ITEM_FEN", "200000000")),
     )

@@ -54,6 +54,46 @@ def postgres_server() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_icu_server(postgres_server: str) -> Iterator[str]:
+    """A second database for the session, created with an ICU collation (en-US), as a
+    server's locale may give: every ordering that decides something must not
+    depend on it."""
+    from sqlalchemy import create_engine, text
+
+    name = f"claims_icu_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                                "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from claims.ledger.db import engine_for
+
+    engine_for(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-icu"])
+def any_collation_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``ledger_env`` on SQLite, PostgreSQL with the C collation, and PostgreSQL with an ICU collation."""
+    from claims.ledger.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'claims.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server" if request.param == "postgresql" else "postgres_icu_server")
+        _reset_postgres(url)
+    upgrade(url)
+    monkeypatch.setenv("CLAIMS_DATABASE_URL", url)
+    monkeypatch.setenv("CLAIMS_LANDING_URL", str(tmp_path / "landing"))
+    monkeypatch.setenv("CLAIMS_OUTBOX_URL", str(tmp_path / "outbox"))
+    monkeypatch.setenv("CLAIMS_LAKE_URL", str(tmp_path / "lake"))
+    return tmp_path
+
+
 def _reset_postgres(url: str) -> None:
     from sqlalchemy import text
 

@@ -364,12 +364,17 @@ def _insert_decisions(session: Session, day: date, columns: dict[str, list],
     insert_columns(session, Decision.__table__, {
         **{name: values for name, values in columns.items() if name != "note"},
         "note_id": list(map(notes.__getitem__, columns["note"]))})
-    payable = [index for index, amount in enumerate(columns["payable_fen"]) if amount is not None]
-    if payable:
+    # The payout run's work list: claims with a payable decision, and rejected claims
+    # (a rejection withdraws whatever an earlier decision approved; they are few).
+    listed = [index for index, (amount, outcome) in enumerate(zip(columns["payable_fen"], columns["outcome"],
+                                                                  strict=True))
+              if amount is not None or outcome == "rejected"]
+    if listed:
         insert_columns(session, PayoutWork.__table__, {
-            "platform_code": [columns["platform_code"][index] for index in payable],
-            "claim_id": [columns["claim_id"][index] for index in payable],
-            "business_day": [day] * len(payable), "reason": ["payable"] * len(payable)})
+            "platform_code": [columns["platform_code"][index] for index in listed],
+            "claim_id": [columns["claim_id"][index] for index in listed],
+            "business_day": [day] * len(listed),
+            "reason": ["payable" if columns["payable_fen"][index] is not None else "withdrawn" for index in listed]})
     if awaited_before:
         session.execute(CLOSE_CONFIRMATION, [{"day": day, "platform_code": platform_code, "claim_id": claim_id}
                                              for platform_code, claim_id in sorted(awaited_before)])
@@ -487,9 +492,12 @@ class Adjudicator:
                                                       "claim_version_id": "previous_version", "outcome": "previous"}),
                                on=["platform_code", "claim_id"], how="left")
         decided = merged["previous_id"].notna().to_numpy()
-        decided_today = decided & (merged["previous_day"] == day).to_numpy()  # a re-run changes nothing
+        decided_today = decided & (merged["previous_day"] == day).to_numpy()
         changed = merged["previous_version"].to_numpy(dtype=object) != merged["id"].to_numpy(dtype=object)
-        keep = ~decided_today & (~decided | changed | (merged["previous"] == "pending").to_numpy())
+        # A re-run of the day changes nothing, except that a version it loaded (a late
+        # file in the day's partition) is decided by it: every loaded version that
+        # changes a claim is decided by the run that loaded it.
+        keep = (changed & decided) | ~decided | ((merged["previous"] == "pending").to_numpy() & ~decided_today)
         to_decide = current[keep].reset_index(drop=True)
         after_payment = self._after_payment(session, day, to_decide)
         if after_payment:
@@ -547,21 +555,35 @@ class Adjudicator:
 
     def _after_payment(self, session: Session, day: date, claims: pd.DataFrame) -> dict[tuple[str, str], str]:
         """For claims with a payout item: 'payee_only' when the new version changes
-        only the payee (it acts by itself: a failed payment is paid again to it),
-        'amended' when anything else changed (standard review)."""
+        only the payee compared with the version the claim was last decided on (it
+        acts by itself: a failed payment is paid again to it, and a review or a
+        rejection is not reopened), 'amended' when anything else changed (standard
+        review)."""
         if claims.empty:
             return {}
         paid_items = _from_wanted(_dialect(session), "payout_item", "i")
-        items = session.execute(_query(  # each half through its partial index (live items, returned items)
-            f"SELECT i.id, i.platform_code, i.claim_id, i.claim_version_id FROM {paid_items} "
-            "WHERE i.returned_on IS NULL UNION ALL "
-            f"SELECT i.id, i.platform_code, i.claim_id, i.claim_version_id FROM {paid_items} "
-            "WHERE i.returned_on IS NOT NULL ORDER BY 1"), {"day": day}).all()
-        if not items:
+        paid = {(platform, claim) for platform, claim in session.execute(_query(  # each half through its partial index
+            f"SELECT i.platform_code, i.claim_id FROM {paid_items} WHERE i.returned_on IS NULL UNION "
+            f"SELECT i.platform_code, i.claim_id FROM {paid_items} WHERE i.returned_on IS NOT NULL"), {"day": day})}
+        if not paid:
             return {}
-        paid = {(platform, claim): version for _id, platform, claim, version in items}
+        decided = _from_wanted(_dialect(session), "decision", "d")
+        last_decided: dict[tuple[str, str], tuple[date, int, int]] = {}
+        for platform, claim, version_id, business_day, decision_id in session.execute(_query(
+                f"SELECT d.platform_code, d.claim_id, d.claim_version_id, d.business_day, d.id FROM {decided} "
+                "WHERE d.business_day <= :day AND (EXISTS (SELECT 1 FROM payout_item i WHERE i.returned_on IS NULL "
+                "AND i.platform_code = d.platform_code AND i.claim_id = d.claim_id) OR EXISTS (SELECT 1 FROM "
+                "payout_item i WHERE i.returned_on IS NOT NULL AND i.platform_code = d.platform_code "
+                "AND i.claim_id = d.claim_id))"), {"day": day}):
+            key = (platform, claim)
+            if key not in paid:
+                continue
+            stamp = (business_day if isinstance(business_day, date) else date.fromisoformat(business_day),
+                     decision_id, version_id)
+            if key not in last_decided or stamp[:2] > last_decided[key][:2]:
+                last_decided[key] = stamp
         versions = ClaimVersion.metadata.tables["claim_version"]
-        ids = sorted(set(paid.values()))
+        ids = sorted({stamp[2] for stamp in last_decided.values()})
         before = {}
         for start in range(0, len(ids), 5000):
             before.update({row.id: row for row in session.execute(
@@ -569,9 +591,9 @@ class Adjudicator:
         result = {}
         for claim in claims.itertuples(index=False):
             key = (claim.platform_code, claim.claim_id)
-            if key not in paid:
+            if key not in last_decided:
                 continue
-            old = before[paid[key]]
+            old = before[last_decided[key][2]]
             same = all(_same(getattr(old, name), getattr(claim, name)) for name in CLAIM_FACT_COLUMNS)
             result[key] = "payee_only" if same else "amended"
         return result
@@ -683,9 +705,10 @@ class Adjudicator:
         row["note_id"] = note_ids(session, [note])[note]
         decision_id = session.execute(insert(Decision).returning(Decision.id), [row]).scalar_one()
         session.execute(CLOSE_CONFIRMATION, {"day": day, "platform_code": key[0], "claim_id": key[1]})
-        if row["payable_fen"] is not None:  # the payout run's work list
-            session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
-                                                  "reason": "payable"}])
+        # the payout run's work list: what the claim is owed follows this decision
+        # (a rejection withdraws an earlier approval)
+        session.execute(insert(PayoutWork), [{"platform_code": key[0], "claim_id": key[1], "business_day": day,
+                                              "reason": "payable" if row["payable_fen"] is not None else "withdrawn"}])
         applied_today.add(key)
         return code, decision_id
 

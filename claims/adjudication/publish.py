@@ -48,7 +48,7 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
             _names, rows = fetch_tuples(  # the driver's values: decided_at is formatted once per distinct value
                 session, text(f"SELECT {', '.join(DECISION_COLUMNS)} "
                               f"FROM decision WHERE business_day = :day "
-                              f"ORDER BY platform_code{collate}, claim_id{collate}, basis DESC")
+                              f"ORDER BY platform_code{collate}, claim_id{collate}, basis DESC, id")
                 .bindparams(bindparam("day", type_=Date)), {"day": day})
             decisions = published_decisions(rows)
         else:
@@ -61,7 +61,8 @@ def publish_decisions(engine: Engine, outbox: Store, day: date, calendar: WorkCa
             select(Determination, DeterminationResult)
             .join(DeterminationResult, DeterminationResult.determination_id == Determination.id)
             .where(DeterminationResult.business_day == day)
-            .order_by(Determination.platform_code, Determination.claim_id, Determination.id)
+            .order_by(Determination.platform_code.collate("C") if postgres else Determination.platform_code,
+                      Determination.claim_id.collate("C") if postgres else Determination.claim_id, Determination.id)
         ).all()
         deadlines = open_deadlines(session, day, calendar, warning_working_days)
     prefix = f"date={day.isoformat()}"

@@ -23,11 +23,12 @@ def pay_day(day: date, settings: Settings | None = None, *, auto_release: bool |
     if auto_release is None:
         auto_release = settings.payouts_auto_release
     master = Paymaster(engine_for(settings.database_url), open_store(settings.outbox_url),
-                       Cipher.from_ring(settings.encryption_keys), WorkCalendar.load(), paying_agencies())
+                       Cipher.from_ring(settings.encryption_keys), WorkCalendar.load(), paying_agencies(),
+                       max_item_fen=settings.max_item_fen)
     result = master.run(day, auto_release=auto_release, operator=os.environ.get("CLAIMS_OPERATOR", "claims"))
     return {"business_day": day.isoformat(), "batches": result.batches, "items": result.items,
             "total_fen": result.total_fen, "released": result.released, "files_written": result.files_written,
-            "files_verified": result.files_verified}
+            "files_verified": result.files_verified, "held": result.held}
 
 
 def release_day(day: date, approved_by: str, settings: Settings | None = None) -> dict:
@@ -51,7 +52,7 @@ def release_day(day: date, approved_by: str, settings: Settings | None = None) -
     with Session(engine) as session:
         prepared = session.execute(select(PayoutBatch.id).where(PayoutBatch.business_day == day).limit(1)).first() is not None
     master = Paymaster(engine, open_store(settings.outbox_url), Cipher.from_ring(settings.encryption_keys),
-                       WorkCalendar.load(), paying_agencies())
+                       WorkCalendar.load(), paying_agencies(), max_item_fen=settings.max_item_fen)
     master.release(day, released_by=approved_by, automatic=False, prepared_by=preparer)
     result = master.run(day, auto_release=False, operator=preparer)
     return {"business_day": day.isoformat(), "prepared": prepared, "released": result.released,

@@ -59,21 +59,32 @@ _PROVINCE = "COALESCE(NULLIF(o.province_code, ''), v.incident_province_code)"
 
 _NEW_APPROVALS = "payouts_new_approval"
 
+#: Decisions that set a claim's approved total: a payable decision (to its amount)
+#: and a rejection (to zero: it withdraws what an earlier decision approved).
+_SETS_APPROVAL = "(d.payable_fen IS NOT NULL OR d.outcome = 'rejected')"
+
 _APPROVALS = f"""
 INSERT INTO {_NEW_APPROVALS} (decision_id, business_day, platform_code, claim_id, reference, province_code, change_fen)
-SELECT d.id, d.business_day, d.platform_code, d.claim_id, 'decision:' || CAST(d.id AS VARCHAR(20)), {_PROVINCE},
-       d.payable_fen - COALESCE((
-           SELECT p.payable_fen FROM decision p
-           WHERE p.platform_code = d.platform_code AND p.claim_id = d.claim_id AND p.payable_fen IS NOT NULL
-             AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
-           ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0)
-FROM {{claims}} w
-{{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
-JOIN claim_version v ON v.id = d.claim_version_id
-LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
-WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
-  AND NOT EXISTS (SELECT 1 FROM ledger_transaction t
-                  WHERE t.kind = 'approve' AND t.reference = 'decision:' || CAST(d.id AS VARCHAR(20)))
+SELECT decision_id, business_day, platform_code, claim_id, reference, province_code, new_fen - previous_fen
+FROM (
+  SELECT d.id AS decision_id, d.business_day, d.platform_code, d.claim_id,
+         'decision:' || CAST(d.id AS VARCHAR(20)) AS reference, {_PROVINCE} AS province_code, d.payable_fen,
+         COALESCE(d.payable_fen, 0) AS new_fen,
+         COALESCE((
+             SELECT COALESCE(p.payable_fen, 0) FROM decision p
+             WHERE p.platform_code = d.platform_code AND p.claim_id = d.claim_id
+               AND {_SETS_APPROVAL.replace("d.", "p.")}
+               AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
+             ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0) AS previous_fen
+  FROM {{claims}} w
+  {{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
+  JOIN claim_version v ON v.id = d.claim_version_id
+  LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
+  WHERE {_SETS_APPROVAL} AND d.business_day <= :day
+    AND NOT EXISTS (SELECT 1 FROM ledger_transaction t
+                    WHERE t.kind = 'approve' AND t.reference = 'decision:' || CAST(d.id AS VARCHAR(20)))
+) a
+WHERE payable_fen IS NOT NULL OR previous_fen <> 0
 """
 
 
@@ -88,7 +99,8 @@ def post_approvals(session: Session, day: date, claims: str) -> int:
     claim_id, one row per claim: the payout run's work list): the claim's
     approved total moves to the decision's amount, so the change is the amount
     minus the claim's previous payable decision (in business day, id order); a
-    raise adds the difference, a cut reverses some. Returns how many were posted."""
+    raise adds the difference, a cut reverses some, and a rejection after an
+    approval reverses it all. Returns how many were posted."""
     connection = session.connection()
     connection.execute(text(f"DROP TABLE IF EXISTS {_NEW_APPROVALS}"))
     connection.execute(text(

@@ -50,8 +50,10 @@ MAX_TOTAL_FEN = 10**18 - 1
 _CNAPS_CODE = re.compile(r"[0-9]{12}")
 # Characters allowed in XML 1.0 text, minus tab, CR and LF: a line break or tab in a
 # bank name, account or remark is always a data error, and a CR would not survive
-# parsing (XML normalises it to LF).
-_FORBIDDEN_CHARS = re.compile("[^\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# parsing (XML normalises it to LF). Bidirectional controls (embeddings, overrides,
+# isolates, marks) are refused too: they make a name read otherwise than it is stored.
+_FORBIDDEN_CHARS = re.compile(
+    "[^\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class Pain001Error(ValueError):
@@ -211,6 +213,12 @@ def _batch_is_clean(items: tuple[PaymentItem, ...]) -> bool:
     if _FORBIDDEN_CHARS.search("".join(["".join(column) for column in (e2es, names, accounts, remarks)])):
         return False
     return all(_CNAPS_CODE.fullmatch(code) for code in set(codes))
+
+
+def check_item(item: PaymentItem) -> int:
+    """One item's checks on its own (raises Pain001Error naming what is wrong);
+    returns its amount."""
+    return _check_item(1, item, set())
 
 
 def _check_item(number: int, item: PaymentItem, seen: set[str]) -> int:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from sqlalchemy import (
     TextClause,
     bindparam,
     func,
+    insert,
     literal,
     select,
     text,
@@ -50,6 +53,7 @@ from claims.ledger.models import (
     Decision,
     LedgerTransaction,
     PayoutBatch,
+    PayoutException,
     PayoutItem,
     PayoutRelease,
     PayoutWork,
@@ -95,15 +99,18 @@ _OWED_COLUMNS = ["platform_code", "claim_id", "decision_id", "amount_fen", "inst
 _CREATE_OWED_TABLE = (
     f"CREATE TEMPORARY TABLE {_OWED_TABLE} (platform_code VARCHAR(32) NOT NULL, claim_id VARCHAR(64) NOT NULL, "
     "decision_id BIGINT NOT NULL, amount_fen BIGINT NOT NULL, instalment INTEGER NOT NULL, "
-    "returned_items INTEGER NOT NULL, claim_version_id BIGINT NOT NULL, province_code VARCHAR(6) NOT NULL, "
+    "returned_items INTEGER NOT NULL, claim_version_id BIGINT NOT NULL, province_code VARCHAR(6), "
     "payee_name_enc TEXT NOT NULL, payee_account_enc TEXT NOT NULL, payee_account_masked VARCHAR(32) NOT NULL, "
     "payee_bank_code VARCHAR(12) NOT NULL)")
 
-#: What each claim is owed on a day, in one query: its latest payable decision (by
-#: business day, then id) minus what its live items cover, where that is more than
-#: zero; to the payee of its current version as of the day (the last in contract
-#: order: partition date, file name, line), in the province where the version's
-#: order was accepted (the incident's province when the order is unknown). The
+#: What each claim is owed on a day, in one query: what its current decision (the
+#: latest by business day, then id, of any basis) approves minus what its live
+#: items cover, where that is more than zero (a claim whose current decision pays
+#: nothing, under review or rejected, is owed nothing, a re-payment after a return
+#: included); to the payee of its current version as of the day (the last in contract
+#: order: partition date, file name, line, in code points whatever the database's
+#: collation), in the province where the version's order was accepted (the paying
+#: province; null while the order is unknown: such a claim is held, see _hold). The
 #: rows go to the temporary table _OWED_TABLE, with the next instalment of each claim.
 _OWED_INTO_TABLE = f"""
 INSERT INTO {_OWED_TABLE} ({', '.join(_OWED_COLUMNS)})
@@ -113,7 +120,7 @@ WITH latest AS (
                               ORDER BY d.business_day DESC, d.id DESC) AS newest_first
     FROM {_WORK_CLAIMS} w
     {{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
-    WHERE d.payable_fen IS NOT NULL AND d.business_day <= :day
+    WHERE d.business_day <= :day
 ),
 items AS (
     SELECT i.platform_code, i.claim_id, i.amount_fen AS covered_fen, i.instalment, 0 AS returned
@@ -136,19 +143,19 @@ due AS (
            COALESCE(p.last_instalment, 0) AS last_instalment, COALESCE(p.returned_items, 0) AS returned_items
     FROM latest l
     LEFT JOIN paid p ON p.platform_code = l.platform_code AND p.claim_id = l.claim_id
-    WHERE l.newest_first = 1 AND l.payable_fen > COALESCE(p.covered_fen, 0)
+    WHERE l.newest_first = 1 AND l.payable_fen IS NOT NULL AND l.payable_fen > COALESCE(p.covered_fen, 0)
 ),
 payee AS (
     SELECT due.*, (
         SELECT c.id FROM claim_version c
         WHERE c.platform_code = due.platform_code AND c.claim_id = due.claim_id AND c.business_day <= :day
-        ORDER BY c.partition_date DESC, c.file_name DESC, c.line DESC
+        ORDER BY c.partition_date DESC, c.file_name{{collate}} DESC, c.line DESC
         LIMIT 1) AS claim_version_id
     FROM due
 )
 SELECT payee.platform_code, payee.claim_id, payee.decision_id, payee.due_fen, payee.last_instalment + 1,
        payee.returned_items, payee.claim_version_id,
-       COALESCE(NULLIF(o.province_code, ''), v.incident_province_code) AS province_code,
+       NULLIF(o.province_code, '') AS province_code,
        v.worker_name_enc, v.payee_account_enc, v.payee_account_masked, v.payee_bank_code
 FROM payee
 JOIN claim_version v ON v.id = payee.claim_version_id
@@ -159,7 +166,9 @@ LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.
 def _owed_into_table(dialect: str) -> TextClause:
     """_OWED_INTO_TABLE for a dialect: each claim's decisions and items are read by
     index from the work list, not by a pass over the history (``ordered_join``)."""
-    return text(_OWED_INTO_TABLE.replace("{join}", ordered_join(dialect))).bindparams(bindparam("day", type_=Date))
+    collate = ' COLLATE "C"' if dialect == "postgresql" else ""  # code points, whatever the database's locale
+    return text(_OWED_INTO_TABLE.replace("{join}", ordered_join(dialect)).replace("{collate}", collate)
+                ).bindparams(bindparam("day", type_=Date))
 
 
 _READ_WORK = (
@@ -202,10 +211,40 @@ class PublishedFileMismatch(RuntimeError):
     """A published file differs from what the ledger says was published."""
 
 
-def paying_agencies(path: Path = AGENCIES) -> dict[str, pain001.Debtor]:
+class PayingAgencies:
+    """Each province's paying agency over time (reference data: a row per agency
+    and the day it takes effect). The agency in force on a payout day is that
+    batch's debtor, so a future row changes nothing for past days."""
+
+    def __init__(self, rows: Iterable[tuple[str, date, pain001.Debtor]]) -> None:
+        self._by_province: dict[str, list[tuple[date, pain001.Debtor]]] = defaultdict(list)
+        for province, effective_from, debtor in rows:
+            self._by_province[province].append((effective_from, debtor))
+        for history in self._by_province.values():
+            history.sort(key=lambda entry: entry[0])
+            starts = [start for start, _debtor in history]
+            if len(set(starts)) != len(starts):
+                raise ValueError("paying agencies: two rows of a province take effect on the same day")
+
+    def on(self, province: str | None, day: date) -> pain001.Debtor | None:
+        """The province's agency in force on ``day`` (None when it has none yet)."""
+        in_force = [debtor for start, debtor in self._by_province.get(province or "", []) if start <= day]
+        return in_force[-1] if in_force else None
+
+    def provinces_on(self, day: date) -> list[str]:
+        return sorted(province for province in self._by_province if self.on(province, day) is not None)
+
+
+def paying_agencies(path: Path | None = None) -> PayingAgencies:
+    """The paying agencies of the reference data (``CLAIMS_REFERENCE_DIR`` when set)."""
+    if path is None:
+        configured = os.environ.get("CLAIMS_REFERENCE_DIR")
+        path = Path(configured) / AGENCIES.name if configured else AGENCIES
     with open(path, encoding="utf-8", newline="") as handle:
-        return {row["province_code"]: pain001.Debtor(row["agency_name"], row["account"], row["bank_code"])
-                for row in csv.DictReader(handle)}
+        return PayingAgencies(
+            (row["province_code"], date.fromisoformat(row["effective_from"]),
+             pain001.Debtor(row["agency_name"], row["account"], row["bank_code"]))
+            for row in csv.DictReader(handle))
 
 
 def sha256(data: bytes) -> str:
@@ -221,16 +260,28 @@ class PayDay:
     released: bool = False
     files_written: int = 0
     files_verified: int = 0
+    #: owed amounts held out of the day's files, by reason code (payout_exception)
+    held: dict[str, int] = field(default_factory=dict)
+
+
+class UnpayablePayees(Exception):
+    """Owed items whose payee a bank file cannot carry: the day is prepared again
+    without them (they are held)."""
+
+    def __init__(self, claims: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(claims)} payee(s) a bank file cannot carry")
+        self.claims = claims
 
 
 class Paymaster:
     def __init__(self, engine: Engine, outbox: Store, cipher: Cipher, calendar: WorkCalendar,
-                 agencies: dict[str, pain001.Debtor]) -> None:
+                 agencies: PayingAgencies, max_item_fen: int = 200_000_000) -> None:
         self.engine = engine
         self.outbox = outbox
         self.cipher = cipher
         self.calendar = calendar
         self.agencies = agencies
+        self.max_item_fen = max_item_fen
         #: Files rendered while preparing, with their digests, kept for publishing in the
         #: same run (the digests are in the ledger either way; a later run renders again).
         self._rendered: dict[str, tuple[bytes, bytes, str, str]] = {}
@@ -239,7 +290,16 @@ class Paymaster:
         result = PayDay(day)
         with self._day_lock(day):
             self._once(lambda session: self._apply_returns(session, day))
-            self._once(lambda session: self._prepare(session, day))
+            unpayable: set[tuple[str, str]] = set()
+            while True:  # (at most twice: the second attempt holds whatever the first found unpayable)
+                try:
+                    self._once(functools.partial(self._prepare, day=day, unpayable=unpayable))
+                    break
+                except UnpayablePayees as found:
+                    if found.claims <= unpayable:
+                        raise
+                    unpayable |= found.claims
+                    self._rendered.clear()
             self._publish_files(day, result)
             if auto_release:
                 self.release(day, released_by="automatic", automatic=True, prepared_by=operator)
@@ -250,6 +310,8 @@ class Paymaster:
             result.batches = len(batches)
             result.items = sum(b.item_count for b in batches)
             result.total_fen = sum(b.control_sum_fen for b in batches)
+            result.held = dict(Counter(session.execute(
+                select(PayoutException.reason_code).where(PayoutException.business_day == day)).scalars()))
         return result
 
     @contextlib.contextmanager
@@ -347,7 +409,7 @@ class Paymaster:
         post_approvals(session, day, _WORK_CLAIMS)
 
     # -- batches ----------------------------------------------------------------------------
-    def _prepare(self, session: Session, day: date) -> None:
+    def _prepare(self, session: Session, day: date, unpayable: set[tuple[str, str]]) -> None:
         """Approvals posted, then the day's batches (once), in one transaction: the
         approvals are posted while the files render (the amounts owed come from the
         decisions, not from the approval postings).
@@ -373,6 +435,7 @@ class Paymaster:
         connection.execute(text(_CREATE_OWED_TABLE))
         connection.execute(_owed_into_table(connection.dialect.name), {"day": day})
         self._repay_returned(session)
+        self._hold(session, day, unpayable)
         connection.execute(_number_items(connection.dialect.name), {"day": day, "stamp": f"{day:%Y%m%d}"})
         connection.execute(text(f"DROP TABLE {_OWED_TABLE}"))
         batches_planned = connection.execute(text(
@@ -402,13 +465,14 @@ class Paymaster:
         items_first = connection.dialect.name == "sqlite"
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payouts-render")
         try:
-            renders = [pool.submit(self._render_with_digests, batch_id, province, created_at, execution, chunk)
+            renders = [pool.submit(self._render_with_digests, batch_id, province, day, created_at, execution, chunk)
                        for batch_id, province, _sequence, _total, chunk in plan]
             self._approve(session, day)
             post_disbursements(session, day, staged)
             if items_first:
                 connection.execute(text("PRAGMA defer_foreign_keys = ON"))
                 connection.execute(_INSERT_STAGED_ITEMS)
+            self._refuse_unpayable(plan, renders)
             batches = []
             for (batch_id, province, sequence, total, chunk), render in zip(plan, renders, strict=True):
                 csv_bytes, xml_bytes, csv_digest, xml_digest = render.result()
@@ -422,6 +486,65 @@ class Paymaster:
             connection.execute(_INSERT_STAGED_ITEMS)
         connection.execute(text(f"DROP TABLE {staged}"))
         self._settle_work(session, day)
+
+    def _hold(self, session: Session, day: date, unpayable: set[tuple[str, str]]) -> None:
+        """Hold out of the day's files what cannot or may not be paid automatically,
+        each with its reason: the claim's order unknown (the paying province is the
+        order's), no paying agency in force for the province on the day, an item
+        above the per-item ceiling, a payee a bank file cannot carry (found by an
+        earlier attempt to render the day). Every other item of the day is paid;
+        the held claims stay on the work list for the next day's run."""
+        provinces = self.agencies.provinces_on(day)
+        suspect = list(session.execute(text(
+            f"SELECT platform_code, claim_id, decision_id, province_code, amount_fen FROM {_OWED_TABLE} "
+            "WHERE province_code IS NULL OR amount_fen > :ceiling OR province_code NOT IN :provinces "
+            "ORDER BY platform_code, claim_id").bindparams(bindparam("provinces", expanding=True)),
+            {"ceiling": self.max_item_fen, "provinces": provinces}))
+        for platform, claim in sorted(unpayable):  # (a few: found by an earlier attempt to render the day)
+            suspect += session.execute(text(
+                f"SELECT platform_code, claim_id, decision_id, province_code, amount_fen FROM {_OWED_TABLE} "
+                "WHERE platform_code = :platform_code AND claim_id = :claim_id"),
+                {"platform_code": platform, "claim_id": claim}).all()
+        held: dict[tuple[str, str], dict] = {}
+        for platform, claim, decision_id, province, amount in suspect:
+            if province is None:
+                code = "PAYOUT_ORDER_UNKNOWN"
+            elif province not in provinces:
+                code = "PAYOUT_NO_PAYING_AGENCY"
+            elif amount > self.max_item_fen:
+                code = "PAYOUT_OVER_ITEM_CEILING"
+            else:
+                code = "PAYOUT_PAYEE_UNPAYABLE"
+            held.setdefault((platform, claim), {
+                "business_day": day, "platform_code": platform, "claim_id": claim, "decision_id": int(decision_id),
+                "province_code": province, "amount_fen": int(amount), "reason_code": code})
+        if not held:
+            return
+        keys = [{"platform_code": platform, "claim_id": claim} for platform, claim in sorted(held)]
+        session.execute(insert(PayoutException), [held[key] for key in sorted(held)])
+        session.execute(text(f"DELETE FROM {_OWED_TABLE} WHERE platform_code = :platform_code "
+                             "AND claim_id = :claim_id"), keys)
+        session.execute(text(f"UPDATE {_WORK_CLAIMS} SET keep = 1 WHERE platform_code = :platform_code "
+                             "AND claim_id = :claim_id"), keys)
+
+    def _refuse_unpayable(self, plan: list[tuple[str, str, int, int, list]], renders: list) -> None:
+        """A batch whose bank file cannot be rendered names its payees a bank file
+        cannot carry (UnpayablePayees): the day is then prepared again without them."""
+        unpayable: set[tuple[str, str]] = set()
+        for (_batch_id, _province, _sequence, _total, chunk), render in zip(plan, renders, strict=True):
+            if render.exception() is None:
+                continue
+            if not isinstance(render.exception(), pain001.Pain001Error):
+                raise render.exception()
+            for end_to_end_id, platform_code, claim_id, amount_fen, name_enc, account_enc, bank_code in chunk:
+                item = pain001.PaymentItem(end_to_end_id, amount_fen, self.cipher.decrypt(name_enc),
+                                           self.cipher.decrypt(account_enc), bank_code, f"职业伤害保障 {claim_id}")
+                try:
+                    pain001.check_item(item)
+                except pain001.Pain001Error:
+                    unpayable.add((platform_code, claim_id))
+        if unpayable:
+            raise UnpayablePayees(unpayable)
 
     @staticmethod
     def _closed(session: Session, day: date) -> bool:
@@ -493,7 +616,7 @@ class Paymaster:
         csv_bytes, xml_bytes = self._render(*batch)  # type: ignore[arg-type]
         return csv_bytes, xml_bytes, sha256(csv_bytes), sha256(xml_bytes)
 
-    def _render(self, batch_id: str, province: str, created_at: datetime, execution: date,
+    def _render(self, batch_id: str, province: str, day: date, created_at: datetime, execution: date,
                 items: Sequence[Sequence]) -> tuple[bytes, bytes]:
         """A batch's CSV and pain.001 XML; ``items`` are rows of _RENDER_FIELDS."""
         payments = []
@@ -508,7 +631,9 @@ class Paymaster:
                          str(amount_fen), CURRENCY, remark])
             payments.append(payment(end_to_end_id, amount_fen, name, account, bank_code, remark))
         csv_data = ("\n".join(csv_lines(rows)) + "\n").encode("utf-8")  # every cell safe in a spreadsheet
-        debtor = self.agencies[province]
+        debtor = self.agencies.on(province, day)  # (the day's agency: a batch of a province without one is held)
+        if debtor is None:
+            raise LookupError(f"batch {batch_id}: no paying agency in force for {province} on {day}")
         xml = pain001.render_pain001(pain001.PayoutBatch(
             batch_id, province, as_utc(created_at).astimezone(SHANGHAI), execution, debtor, tuple(payments)))
         return csv_data, xml
@@ -519,7 +644,8 @@ class Paymaster:
             select(*(PayoutItem.__table__.c[name] for name in _RENDER_FIELDS))
             .where(PayoutItem.batch_id == batch.batch_id).order_by(PayoutItem.end_to_end_id)
         ).all()
-        return self._render(batch.batch_id, batch.province_code, batch.created_at, batch.requested_execution_date, rows)
+        return self._render(batch.batch_id, batch.province_code, batch.business_day, batch.created_at,
+                            batch.requested_execution_date, rows)
 
     def _publish_files(self, day: date, result: PayDay) -> None:
         with Session(self.engine) as session:
@@ -599,6 +725,8 @@ class Paymaster:
         by_group = (PayoutItem.province_code, PayoutItem.platform_code)
         counted = (*by_group, func.count(), func.sum(PayoutItem.amount_fen))
         with Session(self.engine) as session:
+            holds = sorted(session.execute(select(PayoutException).where(PayoutException.business_day == day))
+                           .scalars(), key=lambda hold: (hold.platform_code, hold.claim_id))
             answers = session.execute(
                 select(BankReturn, BankReturnResult.result_code)
                 .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
@@ -644,6 +772,9 @@ class Paymaster:
         ]))
         self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
                                 dict_csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
+        self.outbox.write_bytes(f"{prefix}/payout_holds.csv", dict_csv_bytes(HOLD_COLUMNS, [
+            {"claim_id": hold.claim_id, "platform_code": hold.platform_code, "province_code": hold.province_code or "",
+             "amount_fen": hold.amount_fen, "reason_code": hold.reason_code} for hold in holds]))
 
     def _write_manifest(self, day: date, result: PayDay) -> bool:
         with Session(self.engine) as session:
@@ -658,6 +789,7 @@ class Paymaster:
 
 
 REPORT_RETURN_COLUMNS = ["end_to_end_id", "batch_id", "status", "failure_code", "result_code"]
+HOLD_COLUMNS = ["claim_id", "platform_code", "province_code", "amount_fen", "reason_code"]
 SUMMARY_COLUMNS = ["province_code", "platform_code", "items", "amount_fen", "repaid_items", "returned_items",
                    "returned_fen", "settled_items", "settled_fen"]
 

@@ -53,8 +53,10 @@ def test_a_day_of_claims_is_decided_once_with_reasons_and_rule_versions(env: Pat
     drop(env, "claims", "didi", DAY, "c.csv", claims_file(
         f.claim(claim_id="FT", order_id="O1", incident_province_code="460000", incident_city_code="460100",
                 medical_cost_fen="299999"),
-        f.claim(claim_id="CAP", order_id="O2", medical_cost_fen="300000"),
-        f.claim(claim_id="OTHER", order_id="O3", worker_id=other),
+        f.claim(claim_id="CAP", order_id="O2", medical_cost_fen="300000", incident_province_code="460000",
+                incident_city_code="460100"),
+        f.claim(claim_id="OTHER", order_id="O3", worker_id=other, incident_province_code="460000",
+                incident_city_code="460100"),
         f.claim(claim_id="DUP-1", order_id="O4"),
         f.claim(claim_id="DUP-2", order_id="O4"),
         f.claim(claim_id="WAIT", order_id="O-LATE"),

@@ -8,7 +8,6 @@ import dataclasses
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -146,20 +145,13 @@ def test_control_sum_yuan_is_exact_integer_arithmetic() -> None:
             control_sum_yuan(bad)  # type: ignore[arg-type]
 
 
-def test_a_full_batch_of_3000_items_renders_and_validates_quickly() -> None:
+def test_a_full_batch_of_3000_items_renders_and_validates() -> None:
+    """(Its speed is measured by bench/payouts.py, not asserted here: a loaded machine
+    must not fail the suite.)"""
     items = [item(n, 1000 + n, payee_name=f"测试{n}") for n in range(1, MAX_ITEMS + 1)]
     full = batch(items)
-    started = time.perf_counter()
     xml = render_pain001(full)
-    rendered = time.perf_counter()
     validate_pain001(xml)
-    validated = time.perf_counter()
-    print(
-        f"\n3,000 items: render {rendered - started:.3f}s, validate {validated - rendered:.3f}s, "
-        f"{len(xml) / 1e6:.2f} MB"
-    )
-    assert rendered - started < 3
-    assert validated - rendered < 10
     root = parse(xml)
     assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS) == "3000"
     assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:CtrlSum", namespaces=NS) == control_sum_yuan(

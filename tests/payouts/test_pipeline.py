@@ -53,7 +53,8 @@ def land_claims(root: Path, day: date, count: int, province: str = "110000", cos
     accepted = f"{day.isoformat()}T12:00:00+08:00"
     orders = [f.order(order_id=f"O{i}", province_code=province, city_code=city, accepted_at=accepted,
                       completed_at=f"{day.isoformat()}T12:40:00+08:00") for i in range(count)]
-    claims = [f.claim(claim_id=f"C{i}", order_id=f"O{i}", medical_cost_fen=cost,
+    claims = [f.claim(claim_id=f"C{i}", order_id=f"O{i}", medical_cost_fen=cost, incident_province_code=province,
+                      incident_city_code=city,
                       incident_at=f"{day.isoformat()}T12:20:00+08:00", reported_at=f"{day.isoformat()}T12:45:00+08:00",
                       payee_account=f.card_number(f"62220{i:013d}"))
               for i in range(count)]
