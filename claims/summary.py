@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from claims.ledger.models import Decision, LandingDelivery, LandingFile, Rejection
+from claims.ledger.models import Decision, LandingDelivery, LandingFile, PayoutException, Rejection
 from claims.store import Store
 
 
@@ -91,6 +91,16 @@ def _ledger_lines(engine: Engine, day: date) -> list[str]:
         if estimated:
             lines.append(f"  {estimated:,} deadline(s) estimated on weekdays (CALENDAR_ESTIMATED): "
                          "add that year's official schedule file")
+    with Session(engine) as session:
+        held = session.execute(
+            select(PayoutException.reason_code, func.count(), func.sum(PayoutException.amount_fen))
+            .where(PayoutException.business_day == day).group_by(PayoutException.reason_code)
+            .order_by(PayoutException.reason_code)).all()
+    if held:
+        lines.append("")
+        lines.append(f"PAYOUT EXCEPTIONS: {sum(count for _code, count, _fen in held):,} owed item(s) held out of "
+                     f"the day's files (reports/date={day.isoformat()}/payout_holds.csv); everything else was paid:")
+        lines.extend(f"  {code:<28}{count:>8,} items{int(fen):>16,} fen" for code, count, fen in held)
     return lines
 
 

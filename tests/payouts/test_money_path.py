@@ -172,6 +172,10 @@ def test_an_item_above_the_ceiling_is_held_and_the_rest_of_the_day_is_paid(env: 
     assert paid_claims(env, DAY) == ["S1"]
     assert [(h["claim_id"], h["amount_fen"], h["reason_code"]) for h in holds(env, DAY)] == [
         ("C0", "45000", "PAYOUT_OVER_ITEM_CEILING")]
+    from claims.summary import day_summary
+
+    summary = day_summary(engine_for(load_settings().database_url), DAY, [], [])
+    assert "PAYOUT EXCEPTIONS: 1 owed item(s)" in summary and "PAYOUT_OVER_ITEM_CEILING" in summary
     monkeypatch.setenv("CLAIMS_MAX_ITEM_FEN", "100000")  # a person raised the ceiling: the next day pays it
     result = run(DAY + timedelta(days=1))
     assert (result["items"], result["total_fen"], result["held"]) == (1, 45000, {})
