@@ -50,6 +50,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -308,12 +309,16 @@ class _DuplicateKeys(dict):
 
 
 def _object(pairs: list[tuple[str, Any]]) -> _DuplicateKeys:
-    record = _DuplicateKeys()
-    for key, value in pairs:
-        if key in record and record.duplicate is None:
-            record.duplicate = key
-        record[key] = value
+    record = _DuplicateKeys(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        record.duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
     return record
+
+
+#: Numbers keep their digits (``18.0`` stays ``18.0``; no int conversion limit), and
+#: every object knows whether it repeated a key.
+_JSON = json.JSONDecoder(object_pairs_hook=_object, parse_int=str, parse_float=str, parse_constant=str)
 
 
 def _duplicated(names: list[str]) -> str | None:
@@ -586,46 +591,41 @@ class FileReader:
     def _jsonl_records(self, batch_rows: int) -> Iterator[RowBatch]:
         names: list[str] = []
         seen_names: set[str] = set()
-        columns: dict[str, list[str]] = {name: [] for name in self.wanted}
+        wanted = set(self.wanted)
+        rows: list[list[str]] = []
         lines: list[int] = []
         held = 0
         limit = self.max_line_bytes
 
         def flush() -> RowBatch:
-            table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+            table = pa.table({name: pa.array(list(map(itemgetter(index), rows)), pa.string())
+                              for index, name in enumerate(self.wanted)})
             batch = RowBatch(table, np.asarray(lines, dtype=np.int64))
-            for values in columns.values():
-                values.clear()
+            rows.clear()
             lines.clear()
             return batch
 
         with self._text_stream() as stream:
-            number = 0
-            while True:
-                raw = _read_text(lambda: stream.readline(limit + 1))
-                if not raw:
-                    break
-                number += 1
-                if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8):]
-                if len(raw) > limit and not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):  # skip the rest of the line, a piece at a time
-                        raw = _read_text(lambda: stream.readline(_READ))
+            for number, raw in _bounded_lines(stream, limit):
+                if raw is None:
                     self.malformed.append(Malformed(
                         number, f"the line is longer than {limit} bytes", "RECORD_TOO_LARGE"))
                     continue
                 if not raw.strip():
                     self.blank_rows += 1
                     continue
-                record = _jsonl_record(raw.decode("utf-8"), columns)
+                record = _jsonl_record(raw.decode("utf-8"), self.wanted)
                 if isinstance(record, Malformed):
                     record.line = number
                     self.malformed.append(record)
                     continue
-                for key in record:
-                    if key not in seen_names and (len(names) < _JSONL_MAX_NAMES or key in columns):
-                        seen_names.add(key)
-                        names.append(key)
+                keys, values = record
+                if not seen_names.issuperset(keys):
+                    for key in keys:
+                        if key not in seen_names and (len(names) < _JSONL_MAX_NAMES or key in wanted):
+                            seen_names.add(key)
+                            names.append(key)
+                rows.append(values)
                 lines.append(number)
                 held += len(raw)
                 if len(lines) >= batch_rows or held >= _JSONL_BATCH_BYTES:
@@ -681,11 +681,10 @@ class FileReader:
                                f"{_reason('UNSUPPORTED_COLUMN_TYPE')}: {_quoted(name)}: {error}", name) from error
 
 
-def _jsonl_record(text: str, columns: dict[str, list[str]]) -> Malformed | dict:
-    """Append one record's values to ``columns`` and return the record, or say why
-    it cannot be read (then nothing is appended)."""
+def _jsonl_record(text: str, wanted: list[str]) -> Malformed | tuple[Any, list[str]]:
+    """One record's keys and the text of its wanted values, or why it cannot be read."""
     try:
-        record = json.loads(text, object_pairs_hook=_object, parse_int=str, parse_float=str, parse_constant=str)
+        record = _JSON.decode(text)
     except json.JSONDecodeError as error:
         return Malformed(0, f"not valid JSON: {error.msg}")
     except RecursionError:
@@ -694,16 +693,36 @@ def _jsonl_record(text: str, columns: dict[str, list[str]]) -> Malformed | dict:
         return Malformed(0, "a JSONL line must be a JSON object")
     if record.duplicate is not None:
         return Malformed(0, f"the key {_quoted(record.duplicate)} appears twice in the object")
-    values = []
-    for name in columns:
-        value = record.get(name)
-        if isinstance(value, dict | list):
-            kind = "an object" if isinstance(value, dict) else "an array"
-            return Malformed(0, f"{name} holds {kind} where a text value is expected", "NOT_TEXT", name)
-        values.append(_json_text(value))
-    for values_of, value in zip(columns.values(), values, strict=True):
-        values_of.append(value)
-    return record
+    get = record.get
+    values = [get(name, "") for name in wanted]
+    if set(map(type, values)) != {str}:  # the common case, all text, stays in C
+        for index, value in enumerate(values):
+            if isinstance(value, dict | list):
+                kind = "an object" if isinstance(value, dict) else "an array"
+                name = wanted[index]
+                return Malformed(0, f"{name} holds {kind} where a text value is expected", "NOT_TEXT", name)
+            values[index] = _json_text(value)
+    return record.keys(), values
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Number and bytes of every line (a UTF-8 BOM dropped); None for a line longer
+    than ``limit``, which is skipped a bounded piece at a time, never held."""
+    readline = stream.readline
+    number = 0
+    try:
+        while raw := readline(limit + 1):
+            number += 1
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = readline(_READ)
+                yield number, None
+            else:
+                yield number, raw
+    except (EOFError, OSError, zlib.error) as error:
+        raise FileRejected("UNREADABLE", f"the compressed stream cannot be read: {error}") from error
 
 
 def _read_text(read: Callable[[], bytes]) -> bytes:
