@@ -24,19 +24,23 @@ Memory is bounded by design, whatever the compression ratio or line length:
   longer CSV line rejects the file (``LINE_TOO_LONG``: CSV rows cannot be cut apart
   safely), seen by a guard on the stream before Arrow's parser gets the block;
 - a JSONL batch holds at most ``_JSONL_BATCH_BYTES`` (16 MiB) of text, a CSV batch
-  one Arrow block (``_CSV_BLOCK``, 32 MiB, Arrow parses at most a block per core
-  ahead);
+  one Arrow block (``_CSV_BLOCK``, 8 MiB; Arrow reads a few blocks ahead);
 - Parquet is read column chunk by column chunk without pre-buffering, text columns
   stay dictionary-encoded until each row's size is known (a row over the limit is
   ``RECORD_TOO_LARGE``), and a file whose row group holds more than
   ``PARQUET_MAX_ROW_GROUP_BYTES`` (512 MiB uncompressed) in the wanted columns is
   rejected (``ROW_GROUP_TOO_LARGE``): a Parquet page cannot be read in pieces, and a
-  page is never larger than its column chunk.
+  page is never larger than its column chunk, so that is Parquet's bound.
 
-So a text reader's own memory is a few of those blocks: ~32 MiB x (cores + 2) for
-CSV, ~100 MiB of Python objects for a JSONL batch; ``tests/test_readers_fuzz.py``
-measures a gzip bomb of each text format and asserts a peak RSS growth under
-``MEMORY_BOUND_BYTES`` (256 MiB). The rows a caller keeps are its own.
+The bound, :data:`MEMORY_BOUND_BYTES` = 320 MiB of peak RSS growth for reading any
+text file, whatever it expands to. Why that figure: Arrow's CSV reader at 8 MiB
+blocks peaks ~190-220 MiB above the baseline (its pool reaches ~60 MiB; the rest is
+the allocator keeping freed blocks of its threads), the JSONL reader under 50 MiB
+(one 1 MiB line, a 16 MiB batch as Python strings, the inflate buffer); 320 MiB
+leaves a margin for a busier allocator. ``tests/test_readers_fuzz.py`` reads gzip
+bombs of each text format (~260 KB expanding to 256 MiB: one line, 1 MiB lines,
+2.7M short rows) in a child process and asserts it; the reader before this bound
+took 470-590 MiB on the same bombs. The rows a caller keeps are its own.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from claims import readers
 from claims.ingest import ingest_source, publish_day
 from claims.ledger.db import engine_for
 from claims.ledger.models import LandingFile
@@ -451,3 +452,24 @@ def test_a_nested_json_name_is_a_coded_rejection_not_a_loaded_name(ledger_env: P
     assert summary["rows_loaded"] == 1 and summary["rows_rejected"] == 1
     assert [(r["line"], r["field"], r["reason_code"]) for r in _rejections(ledger_env, "didi")] == [
         ("1", "worker_name", "NOT_TEXT")]
+
+
+def test_a_parquet_row_group_over_the_cap_is_rejected_before_reading(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet page is read whole, and is never larger than its column chunk: row
+    groups whose wanted columns exceed the cap are refused from the footer alone."""
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({name: [f"{name}{i}" for i in range(1000)] for name in COLUMNS}), path,
+                   row_group_size=500, use_dictionary=False)
+    metadata = pq.ParquetFile(path).metadata
+    sizes = [sum(metadata.row_group(group).column(column).total_uncompressed_size for column in range(3))
+             for group in range(metadata.num_row_groups)]
+    size = max(sizes)
+    monkeypatch.setattr(readers, "PARQUET_MAX_ROW_GROUP_BYTES", size - 1)
+    with pytest.raises(FileRejected) as raised:
+        FileReader(path, ".parquet", scan_file(path, ".parquet"), COLUMNS).open()
+    assert raised.value.code == "ROW_GROUP_TOO_LARGE"
+    assert f"row group {sizes.index(size) + 1} holds {size} bytes" in raised.value.message
+    monkeypatch.setattr(readers, "PARQUET_MAX_ROW_GROUP_BYTES", size)
+    _, rows, _ = read(path, batch_rows=1000)
+    assert len(rows) == 1000
