@@ -149,7 +149,7 @@ def test_a_ledger_dropped_mid_run_ends_with_the_summary(tmp_path: Path, postgres
     done = subprocess.CompletedProcess(running.args, running.returncode, stdout, stderr)
     assert done.returncode == 1
     assert_summary_without_tracebacks(done)
-    assert re.search(rf"FAILED task \w+: OperationalError: .*{name}", done.stdout), done.stdout
+    assert re.search(r"^  \w+\s+FAILED task \w+: \w*Error: .+$", done.stdout, re.MULTILINE), done.stdout
     assert "the ledger could not be read for this summary: OperationalError" in done.stdout
 
 
@@ -189,3 +189,66 @@ def test_a_second_run_day_refuses_and_a_missing_published_file_is_rewritten_and_
         for path in published)
     third = run_day(env, tmp_path)
     assert third.returncode == 0 and "WARNINGS" not in third.stdout
+
+
+# -- the same, fast: without Airflow -------------------------------------------------------
+
+def test_the_run_day_lock_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
+    """A second process finds the lock taken, and the claims command refuses at
+    once, in one line, naming the holder; once the holder ends, the lock is free."""
+    from claims_dags.runner import RunDayBusy, run_day_lock
+
+    home = tmp_path / "airflow"
+    home.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from datetime import date; from pathlib import Path; "
+         "from claims_dags.runner import run_day_lock\n"
+         f"with run_day_lock(Path({str(home)!r}), date(2025, 9, 11)):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(RunDayBusy, match=rf"day 2025-09-11, pid {holder.pid}, started "):
+            with run_day_lock(home, DAY):
+                pass
+        done = run_day(base_env(tmp_path), tmp_path)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.startswith(f"claims run-day: refused: another claims run-day (day 2025-09-11, "
+                                      f"pid {holder.pid}, started ") and len(done.stderr.splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_day_lock(home, DAY):  # the holder is gone (killed): free again
+        assert f'"day": "{DAY.isoformat()}"' in (home / "run-day.lock").read_text()
+
+
+def test_a_missing_published_payout_file_is_found_rewritten_and_said(ledger_env: Path) -> None:
+    from claims.ledger.db import engine_for
+    from claims.payouts import pay_day
+    from claims.settings import load_settings
+    from claims.summary import PublishedFiles
+    from tests.payouts.test_pipeline import land_claims, run
+
+    day = date(2025, 9, 1)
+    land_claims(ledger_env, day, 3)
+    run(day, auto_release=True)
+    outbox_store = open_store(str(ledger_env / "outbox"))
+    engine = engine_for(load_settings().database_url)
+    payouts = ledger_env / "outbox" / "payouts" / f"date={day.isoformat()}"
+    removed = {payouts / "manifest.json": b"", sorted(payouts.rglob("*.xml"))[0]: b""}
+    for path in removed:
+        removed[path] = path.read_bytes()
+        path.unlink()
+    published = PublishedFiles(day)
+    published.look(engine, outbox_store)
+    keys = sorted(path.relative_to(ledger_env / "outbox").as_posix() for path in removed)
+    assert published.missing == keys
+    assert published.warnings(engine, outbox_store) == [f"published file missing, not rewritten: {key}"
+                                                        for key in keys]
+    pay_day(day, auto_release=True)
+    assert {path: path.read_bytes() for path in removed} == removed
+    assert published.warnings(engine, outbox_store) == [
+        f"published file was missing, rewritten byte-identical to its record: {key}" for key in keys]
+    again = PublishedFiles(day)
+    again.look(engine, outbox_store)
+    assert again.missing == [] and again.warnings(engine, outbox_store) == []
