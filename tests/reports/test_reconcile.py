@@ -209,3 +209,19 @@ def test_differences_that_offset_each_other_still_fail_the_tie_out(ledger_env: P
     assert report_rows(ledger_env, DAY, "payout_reconciliation.csv")[0]["status"] == "ties"  # the balances agree
     assert [(r["claim_id"], r["kind"], r["amount_fen"]) for r in report_rows(ledger_env, DAY, "payout_exceptions.csv")] \
         == [("C0", "ledger_amount_differs", "100"), ("C1", "ledger_amount_differs", "-100")]
+
+
+def test_run_day_s_summary_line_reads_the_reports_summary(tmp_path: Path) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from claims.cli import _reports_line
+
+    settings = SimpleNamespace(outbox_url=str(tmp_path))
+    assert _reports_line(settings, DAY) == "  reports: not written"
+    folder = tmp_path / "reports" / f"date={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({"payouts_tie_out": False, "differing_provinces": ["110000"],
+                                                     "payout_exceptions": 2, "premium_lines_differing": 1}))
+    assert _reports_line(settings, DAY) == ("  reports: payouts DO NOT tie out in 110000; 2 payout exception(s); "
+                                            "1 premium line(s) differing or off the rate")
