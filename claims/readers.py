@@ -51,6 +51,7 @@ import gzip
 import hashlib
 import io
 import json
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ PARQUET_MAX_ROW_GROUP_BYTES = 512 << 20
 _CHUNK = 8 * 1024 * 1024
 _READ = 1 << 20
 _CSV_BLOCK = 8 << 20
+_CSV_AHEAD = 4  # blocks Arrow may read past the batches taken
+_CSV_AHEAD_WAIT = 1.0  # seconds; never a deadlock, whatever Arrow does
 _JSONL_BATCH_BYTES = 16 << 20
 _PARQUET_BATCH_ROWS = 65_536
 _PARQUET_BATCH_BYTES = 64 << 20
@@ -251,15 +254,31 @@ class _LineGuard:
     Arrow reads it a block at a time; the block it returns is the one read (no copy).
 
     A line longer than ``limit`` contains a whole aligned block of ``limit // 2``
-    bytes without a newline, so a piece is checked with a few ``find`` calls."""
+    bytes without a newline, so a piece is checked with a few ``find`` calls.
 
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
+    It also holds Arrow's read-ahead to ``_CSV_AHEAD`` blocks past the batches the
+    caller took (:meth:`took`): Arrow's streaming reader otherwise reads ~32 blocks
+    ahead while the caller works, 256 MiB at 8 MiB blocks, 1 GiB at 32 MiB. Arrow
+    makes one batch per block, so it never waits for more than it was allowed; a
+    wait longer than ``_CSV_AHEAD_WAIT`` seconds lets the read through anyway."""
+
+    def __init__(self, raw: BinaryIO, limit: int, block: int) -> None:
         self._raw = raw
         self._limit = limit
         self._run = 0  # bytes since the last newline
         self._newlines = 0
         self.too_long: int | None = None
         self.closed = False
+        self._block = block
+        self._read = 0
+        self._taken = 0
+        self._turn = threading.Condition()
+
+    def took(self) -> None:
+        """The caller took one more batch: Arrow may read one more block."""
+        with self._turn:
+            self._taken += 1
+            self._turn.notify_all()
 
     def readable(self) -> bool:
         return True
@@ -267,7 +286,10 @@ class _LineGuard:
     def read(self, size: int = -1) -> bytes:
         if self.too_long is not None:
             return b""
-        data = self._raw.read(size if size is not None and size >= 0 else _CSV_BLOCK)
+        with self._turn:
+            self._turn.wait_for(lambda: self._read < (self._taken + _CSV_AHEAD) * self._block, _CSV_AHEAD_WAIT)
+        data = self._raw.read(size if size is not None and size >= 0 else self._block)
+        self._read += len(data)
         if not data or self._over(data):
             return b""
         return data
@@ -464,7 +486,7 @@ class FileReader:
             )
             return "skip"
 
-        guard = _LineGuard(self._text_stream(native=True), self.max_line_bytes)
+        guard = _LineGuard(self._text_stream(native=True), self.max_line_bytes, _CSV_BLOCK)
         stream = guard
         try:
             try:
@@ -487,6 +509,7 @@ class FileReader:
                 raise self._csv_failure(error, guard) from error
             cursor = 2  # the first data row is record 2 (header = 1)
             for record in self._csv_checked(reader, guard):
+                guard.took()
                 if met_invalid:
                     raise NeedExactLines()
                 table = pa.Table.from_batches([record]).rename_columns(present)
