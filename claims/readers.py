@@ -550,6 +550,10 @@ class FileReader:
             return FileRejected("LINE_TOO_LONG", f"line {guard.too_long} is longer than {self.max_line_bytes} bytes")
         if "utf8" in text or "utf-8" in text:
             return self._not_utf8(error)
+        if text.startswith("csv parse error") and not self.scan.encoding_checked:
+            # Arrow could not hand a malformed row to the handler as UTF-8 text:
+            # settle the encoding (GB18030 is read again transcoded), then judge
+            return NotUtf8(str(error))
         if "straddling" in text or "straddles" in text:
             return FileRejected("LINE_TOO_LONG", f"a CSV record is longer than {_CSV_BLOCK} bytes")
         return FileRejected("UNREADABLE", f"the CSV cannot be parsed: {error}")

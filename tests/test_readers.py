@@ -473,3 +473,13 @@ def test_a_parquet_row_group_over_the_cap_is_rejected_before_reading(tmp_path: P
     monkeypatch.setattr(readers, "PARQUET_MAX_ROW_GROUP_BYTES", size)
     _, rows, _ = read(path, batch_rows=1000)
     assert len(rows) == 1000
+
+
+def test_a_gb18030_csv_with_a_malformed_row_is_read_as_gb18030(tmp_path: Path) -> None:
+    """Arrow cannot hand a GB18030 row to the malformed-row handler (it decodes it as
+    UTF-8 first): the file is read again transcoded, not rejected as unreadable."""
+    path = write(tmp_path / "x.csv", "a,b,c\n张三,李四,王五\n赵六,钱七\n".encode("gb18030"))
+    reader, rows, _ = read(path)
+    assert rows == [{"a": "张三", "b": "李四", "c": "王五"}]
+    assert [(m.line, m.code) for m in reader.malformed] == [(3, "MALFORMED_ROW")]
+    assert reader.scan.encoding == "gb18030"
