@@ -47,6 +47,13 @@ _MISSING = {"approve": APPROVAL_NOT_IN_LEDGER, "disburse": PAYMENT_NOT_IN_LEDGER
             "return": RETURN_NOT_IN_LEDGER}
 
 
+def held_kind(reason_code: str) -> str:
+    """The exception kind of an owed item the payout run held out of its files:
+    ``held_`` and its PAYOUT_* reason (``held_no_paying_agency``, ``held_order_unknown``,
+    ``held_over_item_ceiling``, ``held_payee_unpayable``)."""
+    return "held_" + reason_code.removeprefix("PAYOUT_").lower()
+
+
 def month_of(day: date) -> str:
     return day.strftime("%Y-%m")
 
@@ -208,6 +215,9 @@ def payout_reconciliation(snapshot: Snapshot, in_transit_alert_days: int) -> Pay
             "province_code": known.province_code if known else batches.get(answer.batch_id, ""),
             "claim_id": known.claim_id if known else "", "platform_code": known.platform_code if known else "",
             "kind": kind, "amount_fen": known.amount_fen if known else "", "since": answer.business_day.isoformat()})
+    for platform, claim_id, province, amount, code, since in snapshot.holds:  # held out of the day's files
+        exceptions.append({"province_code": province, "claim_id": claim_id, "platform_code": platform,
+                           "kind": held_kind(code), "amount_fen": amount, "since": since.isoformat()})
     exceptions.sort(key=lambda e: (str(e["province_code"]), str(e["platform_code"]), str(e["claim_id"]),
                                    str(e["kind"]), str(e["since"]), str(e["amount_fen"])))
     return PayoutReconciliation(lines, exceptions)

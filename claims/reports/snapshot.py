@@ -27,6 +27,7 @@ from claims.ledger.models import (
     LedgerPosting,
     LedgerTransaction,
     OrderStats,
+    PayoutException,
     PayoutItem,
     PayoutRelease,
 )
@@ -120,6 +121,9 @@ class Snapshot:
     awaiting: dict[ClaimKey, date] = field(default_factory=dict)
     #: (province, platform, accepted date) -> the pseudonyms of the workers with an order
     workers: dict[tuple[str, str, date], set[str]] = field(default_factory=dict)
+    #: owed items the payout run of D held out of its files: (platform, claim, province or "",
+    #: amount, PAYOUT_* code, the first day it was held for that reason)
+    holds: list[tuple[str, str, str, int, str, date]] = field(default_factory=list)
     #: derived indexes the reports build once (see claims.reports.province.dated_facts)
     indexes: dict[int, tuple] = field(default_factory=dict)
 
@@ -274,6 +278,14 @@ def _load_money(session: Session, snapshot: Snapshot) -> None:
             .where(BankReturnResult.business_day <= day)
             .order_by(BankReturnResult.business_day, BankReturn.processed_at, BankReturn.id))
     ]
+    first_held: dict[tuple[str, str, str], date] = {}
+    for held_day, platform, claim_id, province, amount, code in session.execute(
+            select(PayoutException.business_day, PayoutException.platform_code, PayoutException.claim_id,
+                   PayoutException.province_code, PayoutException.amount_fen, PayoutException.reason_code)
+            .where(PayoutException.business_day <= day).order_by(PayoutException.business_day, PayoutException.id)):
+        since = first_held.setdefault((platform, claim_id, code), held_day)
+        if held_day == day:
+            snapshot.holds.append((platform, claim_id, province or "", int(amount), code, since))
     for kind, reference, platform, claim_id, account, amount in session.execute(
         select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
                LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)

@@ -176,6 +176,13 @@ def test_an_item_above_the_ceiling_is_held_and_the_rest_of_the_day_is_paid(env: 
 
     summary = day_summary(engine_for(load_settings().database_url), DAY, [], [])
     assert "PAYOUT EXCEPTIONS: 1 owed item(s)" in summary and "PAYOUT_OVER_ITEM_CEILING" in summary
+    from claims.reports import report_day
+
+    report_day(DAY)
+    exceptions = list(csv.DictReader(io.StringIO(
+        (env / "outbox" / "reports" / f"date={DAY}" / "payout_exceptions.csv").read_text("utf-8"))))
+    assert [(e["claim_id"], e["kind"], e["amount_fen"], e["since"]) for e in exceptions] == [
+        ("C0", "held_over_item_ceiling", "45000", DAY.isoformat())]
     monkeypatch.setenv("CLAIMS_MAX_ITEM_FEN", "100000")  # a person raised the ceiling: the next day pays it
     result = run(DAY + timedelta(days=1))
     assert (result["items"], result["total_fen"], result["held"]) == (1, 45000, {})
