@@ -36,14 +36,14 @@ def refuse_future_day(day: date, now: datetime | None = None) -> None:
 
 
 def cmd_run_day(args: argparse.Namespace) -> int:
-    from claims_dags.runner import RunDayBusy, prepare_airflow_environment, run_day_lock
+    from claims_dags.runner import RunDayBusy, ledger_lock, prepare_airflow_environment, run_day_lock
 
     from claims.settings import load_settings
 
     settings = load_settings()
     home = prepare_airflow_environment()
     try:
-        with run_day_lock(home, args.day):
+        with run_day_lock(home, args.day), ledger_lock(settings.database_url, home, args.day):
             return _run_day(args.day, settings, home)
     except RunDayBusy as busy:
         raise Refused(str(busy)) from None

@@ -81,11 +81,13 @@ class RunDayBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_day_lock(home: Path, day: date) -> Iterator[None]:
+def run_day_lock(home: Path, day: date, path: Path | None = None, where: str = "") -> Iterator[None]:
     """One run-day at a time per AIRFLOW_HOME: an exclusive lock on
     ``run-day.lock`` (released by the system when the holder ends, even by kill -9);
-    a second run-day refuses at once, naming the first."""
-    path = home / "run-day.lock"
+    a second run-day refuses at once, naming the first. ``path`` and ``where``: the
+    same lock on another file (a SQLite ledger's), said as ``where``."""
+    where = where or f"with AIRFLOW_HOME {home}"
+    path = path or home / "run-day.lock"
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
     try:
         try:
@@ -98,7 +100,7 @@ def run_day_lock(home: Path, day: date) -> Iterator[None]:
                 holder = {}
             raise RunDayBusy(
                 f"another claims run-day (day {holder.get('day', '?')}, pid {holder.get('pid', '?')}, started "
-                f"{holder.get('started', '?')}) is running with AIRFLOW_HOME {home}: wait for it to end, "
+                f"{holder.get('started', '?')}) is running {where}: wait for it to end, "
                 "then run this day again"
             ) from None
         handle.seek(0)
@@ -115,6 +117,63 @@ def run_day_lock(home: Path, day: date) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+#: The PostgreSQL advisory lock a run-day holds on its ledger (payouts' day locks are 7_300_000_000 + n).
+LEDGER_LOCK_KEY = 7_299_000_001
+
+
+@contextlib.contextmanager
+def ledger_lock(database_url: str, home: Path, day: date) -> Iterator[None]:
+    """One run-day at a time per ledger as well (two AIRFLOW_HOMEs, one ledger): a
+    session advisory lock on PostgreSQL, the run-day lock on a file beside a SQLite
+    ledger. A ledger that cannot be reached is not locked: the run says why it failed."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            yield
+            return
+        lock = Path(url.database + ".run-day.lock")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            lock.touch()
+        except OSError:  # an unwritable folder: the ledger cannot be written either, the run says so
+            yield
+            return
+        with run_day_lock(home, day, lock, f"on the ledger {url.database}"):
+            yield
+        return
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url)
+    try:
+        connection = engine.connect()
+    except Exception:  # noqa: BLE001 - unreachable: the run reports it
+        engine.dispose()
+        yield
+        return
+    try:
+        locked = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEDGER_LOCK_KEY}).scalar()
+        if not locked:
+            holder = connection.execute(text(
+                "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = :low AND l.classid = :high "
+                "AND l.granted LIMIT 1"),
+                {"low": LEDGER_LOCK_KEY & 0xFFFFFFFF, "high": LEDGER_LOCK_KEY >> 32}).first()
+            since = f", connected since {holder.backend_start:%Y-%m-%d %H:%M:%S %Z}" if holder else ""
+            raise RunDayBusy(f"another claims run-day is running on this ledger ({url.database} on "
+                             f"{url.host}{since}), from another AIRFLOW_HOME: wait for it to end, "
+                             "then run this day again")
+        connection.commit()
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # dropped meanwhile: the lock went with its session
+            connection.close()
+        engine.dispose()
 
 
 def _recording_failures(task, causes: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -252,3 +252,25 @@ def test_a_missing_published_payout_file_is_found_rewritten_and_said(ledger_env:
     again = PublishedFiles(day)
     again.look(engine, outbox_store)
     assert again.missing == [] and again.warnings(engine, outbox_store) == []
+
+
+def test_a_second_run_day_on_the_same_ledger_from_another_airflow_home_refuses(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from datetime import date; from pathlib import Path; "
+         "from claims_dags.runner import ledger_lock\n"
+         f"with ledger_lock({ledger_url!r}, Path({str(tmp_path / 'home-a')!r}), date(2025, 9, 11)):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        env = base_env(tmp_path)
+        env.update({"AIRFLOW_HOME": str(tmp_path / "home-b"), "CLAIMS_DATABASE_URL": ledger_url})
+        done = run_day(env, tmp_path)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert done.stderr.startswith("claims run-day: refused: another claims run-day ")
+        assert ("on this ledger" in done.stderr or "on the ledger" in done.stderr) and len(done.stderr.splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
