@@ -102,7 +102,7 @@ def _text(value: object) -> str:
 def _safe_as_joined(text: str) -> bool:
     marks = text.encode("utf-8", "surrogatepass").translate(_JOINED_MARKS)
     return (b"\x04" not in marks and b"\x01\x02" not in marks and marks[:1] != b"\x02"
-            and b"\x05\x06" not in marks)
+            and (text.isascii() or b"\x05\x06" not in marks))
 
 
 def _line(row: Sequence[object]) -> str:
