@@ -9,6 +9,7 @@ in the test suite; ``bench/model_based.py`` runs longer ones.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -206,17 +207,25 @@ class MoneyPath(RuleBasedStateMachine):
                 and len(file.rows) == 1 and file.partition_date >= window and "claims-" in file.name]
 
     @precondition(lambda self: self.scope.replaced_files and self._replaceable())
-    @rule(data=st.data())
-    def replace_file(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), same_claim=st.booleans())
+    def replace_file(self, data: st.DataObject, same_claim: bool) -> None:
         """A claims file already read is replaced under the same name by other bytes of
-        the same size: another claim, for another order (issue 12 item 4)."""
+        the same size (issue 12 item 4): another claim for another order, or the same
+        claim with another cost of as many digits (its line was loaded from other
+        bytes: a second row for that key, rejected)."""
         file = data.draw(st.sampled_from(self._replaceable()), label="file")
         old = file.rows[0]
         assert isinstance(old, ClaimRow)
-        order = self._new_order(file.partition_date, self.orders[old.order_id].province_code)
-        self._land(LandingFile("orders", file.partition_date, f"_orders-{self.serial:03d}.csv", [order]))
-        row = ClaimRow(f"C{self._next():03d}", order.order_id, old.facts, old.payee_account, old.worker_name)
-        self.claim_rows[row.claim_id] = row
+        if same_claim:
+            cost = old.facts.medical_cost_fen
+            other = next(c for c in (cost + 1, cost - 1) if len(str(c)) == len(str(cost)))
+            row = ClaimRow(old.claim_id, old.order_id, dataclasses.replace(old.facts, medical_cost_fen=other),
+                           old.payee_account, old.worker_name)
+        else:
+            order = self._new_order(file.partition_date, self.orders[old.order_id].province_code)
+            self._land(LandingFile("orders", file.partition_date, f"_orders-{self.serial:03d}.csv", [order]))
+            row = ClaimRow(f"C{self._next():03d}", order.order_id, old.facts, old.payee_account, old.worker_name)
+            self.claim_rows[row.claim_id] = row
         before = self.env.root / "landing" / file.key
         size = before.stat().st_size
         file.rows = [row]

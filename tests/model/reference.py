@@ -269,8 +269,11 @@ class MoneyModel:
         found = [f for f in self.files if f.read_by is None and window <= f.partition_date <= day]
         return sorted(found, key=lambda f: (self.SOURCE_ORDER.index(f.source), f.key))
 
-    def _verdict(self, row: Row, day: date) -> bool:
+    def _verdict(self, row: Row, position: Position) -> bool:
         if isinstance(row, ClaimRow):
+            known = self.claims.get(row.claim_id)
+            if known is not None and any(version.position == position for version in known.versions):
+                return False  # a replaced file's line already loaded from other bytes: a second row for a key
             return name_is_acceptable(row.worker_name)
         if isinstance(row, OrderRow):
             known = self.orders.get(row.order_id)
@@ -291,7 +294,7 @@ class MoneyModel:
                 continue
             self.bytes_read.add(file.sha256)
             for index, row in enumerate(file.rows):
-                loaded = self._verdict(row, day)
+                loaded = self._verdict(row, (file.partition_date, file.name, index + 2))
                 verdict = RowVerdict(file, index + 2, row, loaded)
                 verdicts.append(verdict)
                 if not loaded:
