@@ -24,23 +24,27 @@ Memory is bounded by design, whatever the compression ratio or line length:
   longer CSV line rejects the file (``LINE_TOO_LONG``: CSV rows cannot be cut apart
   safely), seen by a guard on the stream before Arrow's parser gets the block;
 - a JSONL batch holds at most ``_JSONL_BATCH_BYTES`` (16 MiB) of text, a CSV batch
-  one Arrow block (``_CSV_BLOCK``, 8 MiB; Arrow reads a few blocks ahead);
+  one Arrow block (``_CSV_BLOCK``, 8 MiB), and Arrow may read at most ``_CSV_AHEAD``
+  (4) blocks past the batches taken (left alone it reads ~32 blocks ahead);
 - Parquet is read column chunk by column chunk without pre-buffering, text columns
   stay dictionary-encoded until each row's size is known (a row over the limit is
-  ``RECORD_TOO_LARGE``), and a file whose row group holds more than
-  ``PARQUET_MAX_ROW_GROUP_BYTES`` (512 MiB uncompressed) in the wanted columns is
-  rejected (``ROW_GROUP_TOO_LARGE``): a Parquet page cannot be read in pieces, and a
-  page is never larger than its column chunk, so that is Parquet's bound.
+  ``RECORD_TOO_LARGE``) and are decoded ``_PARQUET_BATCH_BYTES`` (64 MiB) of text at
+  a time; a file whose row group holds more than ``PARQUET_MAX_ROW_GROUP_BYTES``
+  (512 MiB uncompressed) in the wanted columns is rejected (``ROW_GROUP_TOO_LARGE``):
+  a Parquet page is read whole and is never larger than its column chunk, so that
+  is Parquet's worst case.
 
-The bound, :data:`MEMORY_BOUND_BYTES` = 320 MiB of peak RSS growth for reading any
-text file, whatever it expands to. Why that figure: Arrow's CSV reader at 8 MiB
-blocks peaks ~190-220 MiB above the baseline (its pool reaches ~60 MiB; the rest is
-the allocator keeping freed blocks of its threads), the JSONL reader under 50 MiB
-(one 1 MiB line, a 16 MiB batch as Python strings, the inflate buffer); 320 MiB
-leaves a margin for a busier allocator. ``tests/test_readers_fuzz.py`` reads gzip
-bombs of each text format (~260 KB expanding to 256 MiB: one line, 1 MiB lines,
-2.7M short rows) in a child process and asserts it; the reader before this bound
-took 470-590 MiB on the same bombs. The rows a caller keeps are its own.
+The bound, :data:`MEMORY_BOUND_BYTES`: 256 MiB of peak RSS growth for reading a
+file, whatever it expands to. By design a reader holds an 8 MiB inflate piece, one
+1 MiB line, and one batch with its Arrow copy: a 16 MiB JSONL batch as Python
+strings (~60 MiB), or 4 + 2 CSV blocks of 8 MiB in Arrow and the allocator's
+retained pages (~130 MiB), or a 64 MiB Parquet slice; 256 MiB is twice the largest.
+Measured (bench/reader_memory.py; tests/test_readers_fuzz.py asserts the bound on
+bombs of ~250 KB expanding to 256 MiB, in a child process): at 1 GiB of text, one
+JSONL line 9 MiB, 1 MiB JSONL lines 65 MiB, one CSV line 17 MiB, 10.8M CSV rows
+126 MiB; Parquet dictionary bombs (400 GB, 500 MB as text) 20 and 49 MiB. The reader
+before took 470-590 MiB on the 256 MiB bombs and crashed on a 200 MB CSV line. The
+rows a caller keeps are its own.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ FORMATS = (".csv.gz", ".jsonl.gz", ".csv", ".jsonl", ".parquet")
 #: The longest line (or Parquet row, as text) a reader takes, in bytes of UTF-8.
 MAX_LINE_BYTES = 1 << 20
 #: Peak RSS growth that reading any text file may cost (asserted by the bomb tests).
-MEMORY_BOUND_BYTES = 320 << 20
+MEMORY_BOUND_BYTES = 256 << 20
 PARQUET_MAX_ROW_GROUP_BYTES = 512 << 20
 _CHUNK = 8 * 1024 * 1024
 _READ = 1 << 20

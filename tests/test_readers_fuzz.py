@@ -20,6 +20,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -356,6 +357,21 @@ def _csv_many_rows() -> tuple[bytes, bytes]:
     return gzip.compress(b"a,b,c\n", mtime=0) + _members(line * (BOMB_PIECE // len(line)), BOMB_MEMBERS), b"a,b,c\n" + line
 
 
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=len(table))
+    return sink.getvalue()
+
+
+def _parquet_dictionary(value_bytes: int, rows: int) -> tuple[bytes, bytes]:
+    """One dictionary value repeated: a few hundred KB on disk, value_bytes x rows as text."""
+    indices = pa.array(np.zeros(rows, dtype=np.int32))
+    column = pa.DictionaryArray.from_arrays(indices, pa.array(["v" * value_bytes]))
+    small = pa.DictionaryArray.from_arrays(indices, pa.array(["q"]))
+    warm = pa.table({"a": ["1"], "b": ["2"], "c": ["3"]})
+    return _parquet(pa.table({"a": column, "b": small, "c": small})), _parquet(warm)
+
+
 def _csv_one_line() -> tuple[bytes, bytes]:
     head = gzip.compress(b"a,b,c\n1,2,3\n", mtime=0)
     return head + _members(b"z" * BOMB_PIECE, BOMB_MEMBERS), b"a,b,c\n1,2,3\n"
@@ -366,13 +382,18 @@ def _csv_one_line() -> tuple[bytes, bytes]:
     ("long-rows.jsonl.gz", _jsonl_long_rows, "read"),
     ("one-line.csv.gz", _csv_one_line, "LINE_TOO_LONG"),
     ("many-rows.csv.gz", _csv_many_rows, "read"),
+    # 200,000 rows of a 2 MiB value (400 GB as text): every row RECORD_TOO_LARGE, from the dictionary
+    ("oversized-rows.parquet", lambda: _parquet_dictionary(2 << 20, 200_000), "read"),
+    # 5,000 rows of a 100 KB value (500 MB as text, valid rows): decoded 64 MiB at a time
+    ("large-rows.parquet", lambda: _parquet_dictionary(100_000, 5_000), "read"),
 ])
 def test_a_decompression_bomb_costs_bounded_memory(tmp_path: Path, name: str, bomb, verdict: str) -> None:  # type: ignore[no-untyped-def]
     data, warm = bomb()
-    assert len(data) < 1 << 20  # a few hundred KB on disk, 256 MiB of text
+    assert len(data) < 1 << 20  # a few hundred KB on disk, 256 MiB or more of text
     path = tmp_path / name
     path.write_bytes(data)
-    (tmp_path / ("warm" + str(file_format(name)))).write_bytes(gzip.compress(warm, mtime=0))
+    (tmp_path / ("warm" + str(file_format(name)))).write_bytes(
+        warm if name.endswith(".parquet") else gzip.compress(warm, mtime=0))
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=root, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
@@ -385,4 +406,8 @@ def test_a_decompression_bomb_costs_bounded_memory(tmp_path: Path, name: str, bo
         assert int(rows) == BOMB_MEMBERS * (BOMB_PIECE // len(warm))
     if name == "many-rows.csv.gz":
         assert int(rows) == BOMB_MEMBERS * (BOMB_PIECE // 99)
+    if name == "oversized-rows.parquet":
+        assert (int(rows), int(malformed)) == (0, 200_000)
+    if name == "large-rows.parquet":
+        assert (int(rows), int(malformed)) == (5_000, 0)
     assert int(growth) < MEMORY_BOUND_BYTES, f"{name}: peak RSS grew by {int(growth) >> 20} MiB"
