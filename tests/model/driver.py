@@ -1,7 +1,8 @@
 """Drives the real pipeline for the model-based test: an environment (ledger on
 SQLite or PostgreSQL, landing zone, outbox and lake in a folder) reset for each
 history, landing files written from the model's rows, runs of a day the way
-``claims run-day`` chains them (without Airflow), and the outputs read back."""
+``claims run-day`` chains them (ingestion, adjudication, payouts, reports; without
+Airflow), and the outputs read back."""
 
 from __future__ import annotations
 
@@ -91,13 +92,16 @@ class PipelineEnv:
         from claims.adjudication import adjudicate_day
         from claims.ingest import ingest_source, publish_day
         from claims.payouts import pay_day
+        from claims.reports import report_day
 
         self.activate()
         for source in ("orders", "claims", "determinations", "bank_returns"):
             ingest_source(source, day)
         publish_day(day)
         adjudicate_day(day)
-        return pay_day(day, auto_release=True)
+        paid = pay_day(day, auto_release=True)
+        report_day(day)  # raises when the payout tie-out (ledger against payout records) does not hold
+        return paid
 
     # -- outputs
     @property

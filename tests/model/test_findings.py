@@ -82,3 +82,22 @@ def test_a_claim_fast_tracked_by_a_re_run_of_an_earlier_day_is_paid(pipeline_env
     m.amend_facts(Draws("C002"), change="disputed", cost=45_000, back=2, prefix="b")  # undisputed now
     m.rerun_past_day(Draws(date(2025, 9, 2)))  # decided afresh: fast track, stamped 09-02
     m.run_today()  # 09-04: owed 45,000 fen
+
+
+def test_a_re_run_decides_no_version_that_is_not_the_claims_current_one(pipeline_env: PipelineEnv) -> None:
+    """Days 1 and 2 have run. A late claim (99,900 fen) in day 1's partition and an
+    amendment above the authority limit in day 2's are loaded by a re-run of day 2:
+    standard review. Another version in day 1's partition (45,000 fen, after the
+    first in file order) is loaded by a re-run of day 1: it is not the claim's current
+    version (day 2's is), so nothing is decided. The re-run of day 1 fast-tracked it,
+    judging the claim by the versions loaded by runs up to day 1 only, and the
+    ledger posted the approval: day 3's payout_reconciliation.csv shows 45,000 fen
+    approved and owed that no decision on the current version grants."""
+    m = machine(pipeline_env)
+    m.run_today()
+    m.run_today()  # 09-01, 09-02
+    m.new_claim(back=3, cost=99_900, kind="eligible", name="李 四", prefix="Y", province="110000")  # in 09-01
+    m.amend_facts(Draws("C002"), back=1, change="over_limit", cost=45_000, prefix="_")  # in 09-02
+    m.rerun_past_day(Draws(date(2025, 9, 2)))  # standard review (above the limit)
+    m.amend_facts(Draws("C002"), back=2, change="over_limit", cost=45_000, prefix="_")  # 45,000, in 09-01
+    m.rerun_past_day(Draws(date(2025, 9, 1)))  # the current version is still day 2's: nothing to decide
