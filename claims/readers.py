@@ -516,7 +516,8 @@ class FileReader:
                 guard.took()
                 if met_invalid:
                     raise NeedExactLines()
-                table = pa.Table.from_batches([record]).rename_columns(present)
+                # select: with no wanted column present Arrow's include_columns=[] means all
+                table = pa.Table.from_batches([record]).select([by_name[name] for name in present]).rename_columns(present)
                 pending = [n for n in invalid if n >= cursor]
                 candidates = np.arange(cursor, cursor + table.num_rows + len(pending), dtype=np.int64)
                 if pending:

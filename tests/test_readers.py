@@ -475,6 +475,7 @@ def test_a_parquet_row_group_over_the_cap_is_rejected_before_reading(tmp_path: P
     assert len(rows) == 1000
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_gb18030_csv_with_a_malformed_row_is_read_as_gb18030(tmp_path: Path) -> None:
     """Arrow cannot hand a GB18030 row to the malformed-row handler (it decodes it as
     UTF-8 first): the file is read again transcoded, not rejected as unreadable."""
@@ -483,3 +484,13 @@ def test_a_gb18030_csv_with_a_malformed_row_is_read_as_gb18030(tmp_path: Path) -
     assert rows == [{"a": "张三", "b": "李四", "c": "王五"}]
     assert [(m.line, m.code) for m in reader.malformed] == [(3, "MALFORMED_ROW")]
     assert reader.scan.encoding == "gb18030"
+
+
+def test_a_csv_without_any_wanted_column_reads_without_columns(tmp_path: Path) -> None:
+    """Arrow reads every column when include_columns is empty; the reader must still
+    hand out only the wanted ones (found by the fuzz test: a header of one NUL)."""
+    path = write(tmp_path / "x.csv", b"\x00,z\n1,2\n3,4\n")
+    reader = FileReader(path, ".csv", scan_file(path, ".csv"), COLUMNS).open()
+    batches = list(reader.batches(10))
+    assert sum(batch.table.num_rows for batch in batches) == 2
+    assert all(batch.table.num_columns == 0 for batch in batches)
