@@ -828,6 +828,7 @@ def _arrow_text(column: pa.Array) -> pa.Array:
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = column.cast(pa.string())
+        text.validate(full=True)  # Parquet does not check that its strings are UTF-8
     elif pa.types.is_boolean(kind):
         text = pc.if_else(column, "true", "false")
     elif pa.types.is_timestamp(kind):

@@ -494,3 +494,15 @@ def test_a_csv_without_any_wanted_column_reads_without_columns(tmp_path: Path) -
     batches = list(reader.batches(10))
     assert sum(batch.table.num_rows for batch in batches) == 2
     assert all(batch.table.num_columns == 0 for batch in batches)
+
+
+def test_a_parquet_string_column_that_is_not_utf8_is_undecodable(tmp_path: Path) -> None:
+    """Parquet does not check that a string column holds UTF-8 (the fuzz test found a
+    flipped byte loaded as text that nothing downstream could decode)."""
+    path = tmp_path / "x.parquet"
+    broken = pa.array([b"ok", b"\xcf"], pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"a": broken, "b": ["1", "2"], "c": ["3", "4"]}), path)
+    assert pq.read_schema(path).field("a").type == pa.string()
+    with pytest.raises(FileRejected) as raised:
+        read(path)
+    assert raised.value.code == "UNDECODABLE" and raised.value.field == "a"
