@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DAY    ?= 2025-09-30
 ORDERS ?= 20000
 
-.PHONY: demo test bench model lint clean
+.PHONY: demo test browser bench model lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ demo: $(BIN)/.installed
 	$(BIN)/claims simulate --date $(DAY) --orders $(ORDERS)
 	$(BIN)/claims run-day $(DAY)
 
-test: $(BIN)/.installed
+# The reports' browser test opens the HTML in Debian's chromium (nothing can
+# download a browser build at run time); a CJK font makes its screenshots legible.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
+
+test: $(BIN)/.installed browser
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed
