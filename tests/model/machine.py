@@ -184,15 +184,32 @@ class MoneyPath(RuleBasedStateMachine):
         row = DeterminationRow(claim_id, approved, amount if approved else None)
         self._land(LandingFile("determinations", self.today, f"hrss-{self._next():03d}.csv", [row]))
 
-    @precondition(lambda self: any(item.end_to_end_id not in self.answered for item in self.model.items()))
-    @rule(data=st.data(), status=st.sampled_from(["settled", "failed"]))
-    def bank_answer(self, data: st.DataObject, status: str) -> None:
-        """The bank answers for an item paid before (settled or failed)."""
-        items = sorted(item.end_to_end_id for item in self.model.items() if item.end_to_end_id not in self.answered)
-        e2e = data.draw(st.sampled_from(items), label="item")
+    def _unanswered(self) -> list[str]:
+        return sorted(item.end_to_end_id for item in self.model.items() if item.end_to_end_id not in self.answered)
+
+    def _answer(self, e2e: str, status: str) -> None:
         self.answered.add(e2e)
         row = BankAnswerRow(e2e[:-4], e2e, status)
         self._land(LandingFile("bank_returns", self.today, f"bank-{self._next():03d}.csv", [row]))
+
+    @precondition(lambda self: self._unanswered())
+    @rule(data=st.data(), status=st.sampled_from(["settled", "failed"]))
+    def bank_answer(self, data: st.DataObject, status: str) -> None:
+        """The bank answers for an item paid before (settled or failed)."""
+        self._answer(data.draw(st.sampled_from(self._unanswered()), label="item"), status)
+
+    @precondition(lambda self: self._unanswered())
+    @rule(data=st.data())
+    def returned_and_corrected(self, data: st.DataObject) -> None:
+        """The bank returns an item (failed) and the platform sends the claim's
+        corrected account the same day (DOMAIN.md: paid again to a corrected account),
+        in a file named to come last in its partition (the correction is current)."""
+        e2e = data.draw(st.sampled_from(self._unanswered()), label="item")
+        self._answer(e2e, "failed")
+        claim_id = next(item.claim_id for item in self.model.items() if item.end_to_end_id == e2e)
+        row = self.claim_rows[claim_id]
+        account = f.card_number(f"62228{self._next():013d}")
+        self._amend(claim_id, ClaimRow(claim_id, row.order_id, row.facts, account, row.worker_name), 0, "zz")
 
     @rule()
     def unknown_bank_answer(self) -> None:

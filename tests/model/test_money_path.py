@@ -36,7 +36,7 @@ def test_the_money_path_holds_through_random_histories(pipeline_env: PipelineEnv
 #: The rules a history of returns needs; the others are left out of the mutation check
 #: so that it reaches a failed payment within a few histories, every time.
 RETURNS_ONLY = {name: None for name in ("amend_facts", "amend_payee", "determine", "replace_file", "reuse_order_id",
-                                        "rerun_past_day")}
+                                        "rerun_past_day", "returned_and_corrected")}
 QUIET = Scope(hostile_names=False, hostile_file_names=False, over_limit=False, treated_elsewhere=False,
               replaced_files=False, reused_order_ids=False, late_reruns=False)
 
@@ -49,10 +49,10 @@ class ReturnsMachine(MoneyPath):
     def new_claim(self) -> None:  # type: ignore[override]
         MoneyPath.new_claim(self, province="110000", kind="eligible", cost=45_000, back=0, prefix="a", name="张三")
 
-    @precondition(lambda self: any(item.end_to_end_id not in self.answered for item in self.model.items()))
+    @precondition(lambda self: self._unanswered())
     @rule(data=st.data())
     def bank_answer(self, data: st.DataObject) -> None:  # type: ignore[override]
-        MoneyPath.bank_answer(self, data, status="failed")
+        self._answer(data.draw(st.sampled_from(self._unanswered()), label="item"), "failed")
 
 
 def test_a_planted_re_payment_to_the_account_that_failed_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
