@@ -568,9 +568,9 @@ class Adjudicator:
         if not paid:
             return {}
         decided = _from_wanted(_dialect(session), "decision", "d")
-        last_decided: dict[tuple[str, str], tuple[date, int, int]] = {}
-        for platform, claim, version_id, business_day, decision_id in session.execute(_query(
-                f"SELECT d.platform_code, d.claim_id, d.claim_version_id, d.business_day, d.id FROM {decided} "
+        last_decided: dict[tuple[str, str], tuple[int, int]] = {}
+        for platform, claim, version_id, decision_id in session.execute(_query(
+                f"SELECT d.platform_code, d.claim_id, d.claim_version_id, d.id FROM {decided} "
                 "WHERE d.business_day <= :day AND (EXISTS (SELECT 1 FROM payout_item i WHERE i.returned_on IS NULL "
                 "AND i.platform_code = d.platform_code AND i.claim_id = d.claim_id) OR EXISTS (SELECT 1 FROM "
                 "payout_item i WHERE i.returned_on IS NOT NULL AND i.platform_code = d.platform_code "
@@ -578,12 +578,11 @@ class Adjudicator:
             key = (platform, claim)
             if key not in paid:
                 continue
-            stamp = (business_day if isinstance(business_day, date) else date.fromisoformat(business_day),
-                     decision_id, version_id)
-            if key not in last_decided or stamp[:2] > last_decided[key][:2]:
+            stamp = (decision_id, version_id)  # the last decision made (a re-run of an earlier day decides later)
+            if key not in last_decided or stamp[0] > last_decided[key][0]:
                 last_decided[key] = stamp
         versions = ClaimVersion.metadata.tables["claim_version"]
-        ids = sorted({stamp[2] for stamp in last_decided.values()})
+        ids = sorted({stamp[1] for stamp in last_decided.values()})
         before = {}
         for start in range(0, len(ids), 5000):
             before.update({row.id: row for row in session.execute(
@@ -593,7 +592,7 @@ class Adjudicator:
             key = (claim.platform_code, claim.claim_id)
             if key not in last_decided:
                 continue
-            old = before[last_decided[key][2]]
+            old = before[last_decided[key][1]]
             same = all(_same(getattr(old, name), getattr(claim, name)) for name in CLAIM_FACT_COLUMNS)
             result[key] = "payee_only" if same else "amended"
         return result

@@ -74,8 +74,8 @@ FROM (
              SELECT COALESCE(p.payable_fen, 0) FROM decision p
              WHERE p.platform_code = d.platform_code AND p.claim_id = d.claim_id
                AND {_SETS_APPROVAL.replace("d.", "p.")}
-               AND (p.business_day < d.business_day OR (p.business_day = d.business_day AND p.id < d.id))
-             ORDER BY p.business_day DESC, p.id DESC LIMIT 1), 0) AS previous_fen
+               AND p.id < d.id
+             ORDER BY p.id DESC LIMIT 1), 0) AS previous_fen
   FROM {{claims}} w
   {{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
   JOIN claim_version v ON v.id = d.claim_version_id

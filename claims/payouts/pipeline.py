@@ -104,7 +104,8 @@ _CREATE_OWED_TABLE = (
     "payee_bank_code VARCHAR(12) NOT NULL)")
 
 #: What each claim is owed on a day, in one query: what its current decision (the
-#: latest by business day, then id, of any basis) approves minus what its live
+#: last one made, of any basis, by a run up to the day: a re-run of an earlier day
+#: decides after the later days' runs) approves minus what its live
 #: items cover, where that is more than zero (a claim whose current decision pays
 #: nothing, under review or rejected, is owed nothing, a re-payment after a return
 #: included); to the payee of its current version as of the day (the last in contract
@@ -117,7 +118,7 @@ INSERT INTO {_OWED_TABLE} ({', '.join(_OWED_COLUMNS)})
 WITH latest AS (
     SELECT d.id, d.platform_code, d.claim_id, d.payable_fen,
            ROW_NUMBER() OVER (PARTITION BY d.platform_code, d.claim_id
-                              ORDER BY d.business_day DESC, d.id DESC) AS newest_first
+                              ORDER BY d.id DESC) AS newest_first
     FROM {_WORK_CLAIMS} w
     {{join}} decision d ON d.platform_code = w.platform_code AND d.claim_id = w.claim_id
     WHERE d.business_day <= :day

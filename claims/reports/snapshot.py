@@ -111,7 +111,7 @@ class Snapshot:
     orders: list[OrderGroup] = field(default_factory=list)
     declarations: list[DeclarationRow] = field(default_factory=list)  # the last version of each, as of D
     claims: dict[ClaimKey, ClaimFacts] = field(default_factory=dict)
-    decisions: list[DecisionRow] = field(default_factory=list)  # in (business day, id) order
+    decisions: list[DecisionRow] = field(default_factory=list)  # in the order they were made (id)
     items: list[ItemRow] = field(default_factory=list)
     answers: list[BankAnswer] = field(default_factory=list)
     #: ledger transactions as of D: (kind, reference) -> (platform, claim, {account: debit fen})
@@ -245,7 +245,7 @@ def _load_claims(session: Session, snapshot: Snapshot) -> None:
         for id_, platform, claim_id, business_day, outcome, payable, pay_by, version_id in session.execute(
             select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
                    Decision.payable_fen, Decision.pay_by, Decision.claim_version_id)
-            .where(Decision.business_day <= day).order_by(Decision.business_day, Decision.id))
+            .where(Decision.business_day <= day).order_by(Decision.id))
     ]
     for platform, claim_id, confirm_by in session.execute(
         select(AwaitingConfirmation.platform_code, AwaitingConfirmation.claim_id, AwaitingConfirmation.confirm_by)
