@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, dag, task
 from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, business_day_from_context
 
 DOC = """
@@ -24,6 +24,8 @@ the preparer. Re-runs and retries verify what was published and pay nothing twic
 """
 
 CUTOFF = os.environ.get("CLAIMS_PAYOUT_CUTOFF", "0 3 * * *")
+#: The day's payouts done: the reports DAG runs on it (the business day in the event's extra).
+PAYOUTS = Asset("claims://ledger/payouts")
 
 
 @dag(
@@ -44,13 +46,15 @@ CUTOFF = os.environ.get("CLAIMS_PAYOUT_CUTOFF", "0 3 * * *")
     doc_md=DOC,
 )
 def payouts_dag() -> None:
-    @task(execution_timeout=timedelta(hours=2))
+    @task(outlets=[PAYOUTS], execution_timeout=timedelta(hours=2))
     def pay(**context) -> dict:  # type: ignore[no-untyped-def]
         from claims.calendar import parse_business_day
         from claims.payouts import pay_day
 
         day = parse_business_day(business_day_from_context(context))
-        return pay_day(day, auto_release=context["params"].get("auto_release"))
+        result = pay_day(day, auto_release=context["params"].get("auto_release"))
+        context["outlet_events"][PAYOUTS].extra = {"business_date": day.isoformat()}
+        return result
 
     pay()
 

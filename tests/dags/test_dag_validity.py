@@ -422,3 +422,19 @@ def test_a_bad_date_is_a_value_error(bad: str) -> None:
         business_day_from_context(_context(bad, data_interval_start=start))
     with pytest.raises(ValueError):
         business_day_from_context(_context(events={ASSET: [_event({"business_date": bad})]}, data_interval_start=start))
+
+
+def test_every_stage_runs_on_an_asset_an_upstream_stage_emits(dags: list[Any]) -> None:
+    """Lineage: the assets adjudicate and reports are scheduled on are outlets of the
+    stages before them (the payouts DAG emits the asset the reports DAG waits for)."""
+    def uris(condition: Any) -> set[str]:  # an Asset, or AssetAll / AssetAny of conditions
+        if hasattr(condition, "uri"):
+            return {condition.uri}
+        return set().union(*(uris(part) for part in condition.objects))
+
+    by_id = {dag.dag_id: dag for dag in dags}
+    emitted = {outlet.uri for dag in dags for task in dag.tasks for outlet in getattr(task, "outlets", [])}
+    for consumer in ("adjudicate", "reports"):
+        wanted = uris(by_id[consumer].timetable.asset_condition)
+        assert wanted and wanted <= emitted, (consumer, wanted - emitted)
+    assert "claims://ledger/payouts" in {outlet.uri for task in by_id["payouts"].tasks for outlet in task.outlets}
