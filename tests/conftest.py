@@ -29,18 +29,18 @@ def _clean_claims_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session; fails in CI when unreachable."""
+def _fresh_database(prefix: str, options: str = "") -> Iterator[str]:
+    """A new PostgreSQL database (CREATE DATABASE ... ``options``) for the session,
+    dropped at its end; fails in CI when it cannot be made, skips elsewhere."""
     from sqlalchemy import create_engine, text
 
-    name = f"claims_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{options}'))
     except Exception as error:  # noqa: BLE001 - any failure to reach the server
-        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        message = f"PostgreSQL is not usable at {POSTGRES_ADMIN_URL}: {error}"
         if in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -52,6 +52,12 @@ def postgres_server() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session; fails in CI when unreachable."""
+    yield from _fresh_database("claims_test")
 
 
 @pytest.fixture(scope="session")
@@ -59,27 +65,8 @@ def postgres_icu_server() -> Iterator[str]:
     """A second database for the session whose default collation is ICU's en-US (as a
     server's locale may give): every ordering that decides something must not
     depend on it. Fails in CI when unusable."""
-    from sqlalchemy import create_engine, text
-
-    name = f"claims_icu_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
-                                    "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server
-        message = f"PostgreSQL (with ICU) is not usable at {POSTGRES_ADMIN_URL}: {error}"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    from claims.ledger.db import engine_for
-
-    engine_for(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from _fresh_database(
+        "claims_icu", " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql-icu"])
