@@ -633,7 +633,10 @@ class Ingestor:
     # -- the feeds: determinations, bank returns, declarations ------------------------------
     def _load_feed(self, day: date, outcome: FileOutcome, parts: list[pa.Table], key: str, feed: FeedRecord) -> None:
         """Rows of a feed whose natural key the ledger holds once: an identical row
-        loaded before changes nothing, a different one is DUPLICATE_KEY."""
+        loaded before changes nothing, a different one is DUPLICATE_KEY. A versioned
+        feed (declarations: CONTRACT.md allows amendments) compares a row with the
+        key's current version (the last loaded up to ``day``): identical, it changes
+        nothing; different, it is loaded as the new version and the history is kept."""
         rows: list[dict] = []
         unchanged = 0
         clashes: list[RejectionLine] = []
@@ -644,13 +647,15 @@ class Ingestor:
             with Session(self.engine) as session:
                 for row in valid.to_pylist():
                     content = self._content_hash(row, feed.columns)
-                    earlier = session.execute(
-                        select(feed.model.content_hash).where(
-                            *(getattr(feed.model, name) == row[name] for name in feed.natural_key))
-                    ).scalar_one_or_none()
+                    same_key = select(feed.model.content_hash).where(
+                        *(getattr(feed.model, name) == row[name] for name in feed.natural_key))
+                    if feed.versioned:
+                        same_key = same_key.where(feed.model.business_day <= day).order_by(
+                            feed.model.business_day.desc(), feed.model.id.desc()).limit(1)
+                    earlier = session.execute(same_key).scalar_one_or_none()
                     if earlier == content:
                         unchanged += 1
-                    elif earlier is not None:
+                    elif earlier is not None and not feed.versioned:
                         clashes.append(RejectionLine(row["line"], row[key][:RECORD_ID_MAX], key, "DUPLICATE_KEY",
                                                      _message("DUPLICATE_KEY", key, None)))
                     else:
@@ -719,6 +724,8 @@ class FeedRecord:
     columns: list[str]
     natural_key: tuple[str, ...]
     record: Callable[[dict], dict]
+    #: a different row for a loaded key is a new version (not DUPLICATE_KEY)
+    versioned: bool = False
 
 
 FEED_RECORDS = {
@@ -737,6 +744,7 @@ FEED_RECORDS = {
     "declarations": FeedRecord(
         Declaration, checks.DECLARATION_COLUMNS, ("platform_code", "province_code", "industry", "month"),
         lambda row: {name: row[name] for name in checks.DECLARATION_COLUMNS},
+        versioned=True,
     ),
 }
 #: Feeds whose rejections go to feedback/source={feed}/ (CONTRACT.md), platform level or not.

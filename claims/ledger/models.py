@@ -498,12 +498,15 @@ class BankReturnResult(Base):
 
 
 class Declaration(Base):
-    """A platform's monthly premium filing for one (province, industry), checked
-    against the per-order records in reconciliation."""
+    """A version of a platform's monthly premium filing for one (province,
+    industry), checked against the per-order records in reconciliation. An
+    amendment is a new version (the history is kept); the current one is the last
+    loaded (business day, then id); a row identical to the current one loads nothing."""
 
     __tablename__ = "declaration"
     __table_args__ = (
-        UniqueConstraint("platform_code", "province_code", "industry", "month", name="uq_declaration_key"),
+        Index("ix_declaration_key", "platform_code", "province_code", "industry", "month"),
+        UniqueConstraint("file_id", "line", name="uq_declaration_file_line"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -517,3 +520,53 @@ class Declaration(Base):
     order_count: Mapped[int] = mapped_column(BigInteger)
     premium_fen: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReportDayClose(Base):
+    """A business day's payout figures closed into the running totals below by the
+    reports stage, with what it counted of the day's detail (decisions, payout
+    items, bank results, ledger transactions and postings, the release): a later
+    report compares those counts for the recent days and closes a day again when
+    they changed (a re-run of that day)."""
+
+    __tablename__ = "report_day_close"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))
+
+
+class ReportPayoutDay(Base):
+    """Running totals: one business day's payout figures per paying province and
+    platform, the records' side (approvals, items, the bank's answers) and the
+    ledger's (postings of the day's transactions, by account). Cumulative figures
+    as of D are the sums up to D; ``finance_summary.csv`` of D is D's rows."""
+
+    __tablename__ = "report_payout_day"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    approved_fen: Mapped[int] = mapped_column(BigInteger)
+    items: Mapped[int] = mapped_column(BigInteger)
+    items_fen: Mapped[int] = mapped_column(BigInteger)
+    repaid_items: Mapped[int] = mapped_column(BigInteger)
+    settled_items: Mapped[int] = mapped_column(BigInteger)
+    settled_fen: Mapped[int] = mapped_column(BigInteger)
+    returned_items: Mapped[int] = mapped_column(BigInteger)
+    returned_fen: Mapped[int] = mapped_column(BigInteger)
+    ledger_payable_fen: Mapped[int] = mapped_column(BigInteger)  # debits positive, as posted
+    ledger_in_transit_fen: Mapped[int] = mapped_column(BigInteger)
+    ledger_bank_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportAnsweredDay(Base):
+    """The bank's answers applied on a business day, by the day of the items they
+    answer: what is still in transit from an item day is its released items less
+    these, so the report reads only item days with money still in transit."""
+
+    __tablename__ = "report_answered_day"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    item_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    answered_fen: Mapped[int] = mapped_column(BigInteger)

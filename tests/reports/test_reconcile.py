@@ -151,6 +151,47 @@ def test_premium_reconciliation_finds_each_planted_difference_and_only_those(led
     assert result["premium_lines_differing"] == 4
 
 
+def test_an_amended_declaration_counts_from_the_day_it_is_loaded_and_a_re_delivery_loads_nothing(
+        ledger_env: Path) -> None:
+    from claims.ledger.models import Declaration
+
+    def declared(orders: str, premium: str) -> list[dict[str, str]]:
+        return [{"platform_code": "didi", "province_code": "110000", "industry": "ride_hailing", "month": "2025-09",
+                 "order_count": orders, "premium_fen": premium}]
+
+    land_day(ledger_env, DAY, "didi", "110000", [1, 2, 3])
+    land_declarations(ledger_env, "didi", "2025-09", declared("4", "4"))
+    run(DAY)
+    assert ingest_source("declarations", DAY)["rows_loaded"] == 1
+    report_day(DAY)
+    before = report_files(ledger_env, DAY)
+    land_declarations(ledger_env, "didi", "2025-09", declared("3", "3"), name="decl-amended.csv")
+    amended = ingest_source("declarations", NEXT)
+    assert (amended["rows_loaded"], amended["rows_rejected"]) == (1, 0)  # a new version, not DUPLICATE_KEY
+    report_day(NEXT)
+    report_day(DAY)  # the old day is not rewritten by the later amendment
+    assert report_files(ledger_env, DAY) == before
+    figures = [(r["declared_orders"], r["declared_premium_fen"], r["orders_difference"], r["status"])
+               for r in report_rows(ledger_env, DAY, "premium_reconciliation.csv")]
+    assert figures == [("4", "4", "1", "differs")]
+    figures = [(r["declared_orders"], r["declared_premium_fen"], r["orders_difference"], r["status"])
+               for r in report_rows(ledger_env, NEXT, "premium_reconciliation.csv")]
+    assert figures == [("3", "3", "0", "ties")]
+    # the same bytes again, and the first version's bytes under a new name: nothing loads
+    land_declarations(ledger_env, "didi", "2025-09", declared("3", "3"), name="decl-again.csv")
+    later = NEXT + timedelta(days=1)
+    assert ingest_source("declarations", later)["rows_loaded"] == 0
+    folder = ledger_env / "landing" / "declarations" / "platform=didi" / "month=2025-09"
+    (folder / "decl-reordered.csv").write_text(  # other bytes (columns in another order), the current version's row
+        "month,premium_fen,order_count,industry,province_code,platform_code\n2025-09,3,3,ride_hailing,110000,didi\n",
+        encoding="utf-8")
+    again = ingest_source("declarations", later + timedelta(days=1))
+    assert (again["rows_loaded"], again["rows_unchanged"], again["rows_rejected"]) == (0, 1, 0)
+    with Session(engine_for(load_settings().database_url)) as session:
+        versions = session.execute(select(Declaration.order_count).order_by(Declaration.id)).scalars().all()
+    assert versions == [4, 3]  # the history is kept
+
+
 def test_orders_loaded_by_a_later_run_show_in_that_day_s_report_only(ledger_env: Path) -> None:
     land_day(ledger_env, DAY, "didi", "110000", [1, 2])
     run(DAY)
