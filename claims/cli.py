@@ -78,7 +78,8 @@ def _run_day(day: date, settings, home: Path) -> int:  # type: ignore[no-untyped
             dag_lines.append(f"  {'(ledger)':<24}FAILED before any DAG ran: {one_line(error)}")
         if engine is not None:
             try:
-                outcomes = run_dags(day)
+                # outside production run-day releases its own payouts; production keeps four eyes
+                outcomes = run_dags(day, auto_release=settings.environment != "production")
             except Exception as error:  # noqa: BLE001 - Airflow itself failed: said, traceback in the log
                 log.exception("run-day %s: Airflow could not run the DAGs", day)
                 dag_lines.append(f"  {'(airflow)':<24}FAILED: {one_line(error)}")

@@ -7,14 +7,15 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Asset, dag, task
 from claims_dags._ingest_stage import ledger_asset
-from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, business_day_from_context
+from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, emit_day, partitions_of, permanent_errors, task_business_day
 
 DOC = """
 ### Adjudicate
 
-Runs when the day's orders and claims are in the ledger (asset-triggered by the
-ingestion DAGs; the business date comes from the asset events or the
-`business_date` parameter). Every claim whose current version has no decision is
+Runs once per business day, when that day's orders, claims and determinations
+ingestion runs have each emitted their asset event for the day (partition key
+`YYYY-MM-DD`; a manual run takes the `business_date` parameter or a partition
+key). Every claim whose current version has no decision is
 decided by its province's versioned fast-track rules (`fast_track`,
 `standard_review`, `pending` or `rejected`, with every reason that applied and the
 rule-set version); pending claims are looked at again; the day's HRSS
@@ -30,7 +31,7 @@ DECISIONS = Asset("claims://ledger/decisions")
 
 @dag(
     dag_id="adjudicate",
-    schedule=(ledger_asset("orders") & ledger_asset("claims")),
+    schedule=partitions_of(ledger_asset("orders") & ledger_asset("claims") & ledger_asset("determinations")),
     start_date=pendulum.datetime(2025, 7, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -43,11 +44,11 @@ def adjudicate_dag() -> None:
     @task(outlets=[DECISIONS], execution_timeout=timedelta(hours=2))
     def adjudicate(**context) -> dict:  # type: ignore[no-untyped-def]
         from claims.adjudication import adjudicate_day
-        from claims.calendar import parse_business_day
 
-        day = business_day_from_context(context)
-        summary = adjudicate_day(parse_business_day(day))
-        context["outlet_events"][DECISIONS].extra = {"business_date": day}
+        day = task_business_day(context)
+        with permanent_errors():
+            summary = adjudicate_day(day)
+        emit_day(context, DECISIONS, day.isoformat())
         return summary
 
     adjudicate()

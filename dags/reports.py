@@ -6,13 +6,15 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Asset, dag, task
-from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, business_day_from_context
+from claims_dags._ingest_stage import ledger_asset
+from claims_dags._wiring import DEFAULT_ARGS, PARAMS, TAGS, partitions_of, permanent_errors, task_business_day
 
 DOC = """
 ### Reports
 
-Runs after the day's payouts (triggered by the payouts asset; the business date
-comes from the asset event or the `business_date` parameter). Renders from the
+Runs once per business day, after that day's payouts and declarations runs
+(their asset events for the day, partition key `YYYY-MM-DD`; a manual run takes
+the `business_date` parameter or a partition key). Renders from the
 ledger, as of the day, under `reports/date={D}/`: `premium_reconciliation.csv`
 (orders loaded against the rate table and the platforms' declarations),
 `payout_reconciliation.csv` and `payout_exceptions.csv` (approved, paid,
@@ -31,7 +33,7 @@ PAYOUTS = Asset("claims://ledger/payouts")
 
 @dag(
     dag_id="reports",
-    schedule=PAYOUTS,
+    schedule=partitions_of(PAYOUTS & ledger_asset("declarations")),
     start_date=pendulum.datetime(2025, 7, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
@@ -43,10 +45,16 @@ PAYOUTS = Asset("claims://ledger/payouts")
 def reports_dag() -> None:
     @task(execution_timeout=timedelta(hours=1))
     def report(**context) -> dict:  # type: ignore[no-untyped-def]
-        from claims.calendar import parse_business_day
-        from claims.reports import report_day
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return report_day(parse_business_day(business_day_from_context(context)))
+        from claims.reports import PayoutTieOutError, report_day
+
+        day = task_business_day(context)
+        with permanent_errors():
+            try:
+                return report_day(day)
+            except PayoutTieOutError as error:  # the files are written; a retry would render the same
+                raise AirflowFailException(f"PayoutTieOutError: {error}") from error
 
     report()
 

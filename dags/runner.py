@@ -2,16 +2,25 @@
 ``dag.test()``, with no scheduler or webserver.
 
 Airflow's traps, designed around here:
+- ``dag.test()`` makes a manual run with a logical date, no partition key and the
+  user ``dag_test``, and first deletes the runs of that logical date (with none:
+  every run without one, i.e. every partitioned run). ``business_day_runs``
+  replaces the two helpers it calls for that (``get_or_create_dagrun`` and
+  ``clear_dags``): each run-day run is a new manual run whose partition key is the
+  business day, triggered from the CLI by ``claims run-day``, with real start and
+  end times; earlier runs of the day are kept;
+- ``dag.test()`` runs tasks in this process and writes no task log file: each
+  task's output goes to the file the UI reads (the ``[logging]`` filename template
+  under ``base_log_folder``) and then into run-day's own log;
 - a task's exception is logged, not raised: the exit code comes from task states;
 - a retry would wait out ``retry_delay``: retries are off for these runs;
 - a sensor would wait for its markers: ``wait_for_markers`` is false, so a missing
-  partition is reported as not arrived instead;
-- a second ``dag.test()`` for the same logical date deletes the earlier run: the
-  history worth keeping lives in the claims ledger, not in Airflow's database;
-- the business date is passed explicitly as a parameter, never derived from the
-  clock or the manual run's data interval;
-- payouts are released automatically (and recorded so): run-day is the embedded,
-  single-operator path; production releases go through `claims payouts approve`;
+  partition is reported (summary, the run's note) instead of waited for or failed;
+- the business date is passed explicitly as a parameter and as the partition key,
+  never derived from the clock;
+- payouts are released automatically (and recorded so) outside production:
+  run-day is the embedded, single-operator path; production releases go through
+  `claims payouts approve`;
 - dag.test() logs a failed task's traceback, it does not return it: each task's
   failure callback also records its exception, so the summary names the cause;
 - two run-days on one AIRFLOW_HOME would clash in Airflow's tables and in the
@@ -28,9 +37,8 @@ import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 DAGS_FOLDER = Path(__file__).parent
 DAG_ORDER = (
@@ -194,7 +202,93 @@ def migrate_metadata_db() -> None:
     upgradedb()
 
 
-def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome]:
+#: Who triggered run-day's runs, as the UI shows it.
+RUN_DAY_USER = "claims run-day"
+
+
+@contextlib.contextmanager
+def business_day_runs(day: date) -> Iterator[list]:  # type: ignore[type-arg]
+    """While active, ``dag.test()`` makes a partitioned manual run for ``day`` (never
+    deleting or clearing earlier runs) and writes each task's log file. Yields the
+    list of the runs made."""
+    from unittest import mock
+
+    from airflow._shared.timezones import timezone
+    from airflow.models import dagrun as dagrun_module
+    from airflow.sdk.definitions import dag as sdk_dag
+    from airflow.serialization.definitions.dag import SerializedDAG
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    key = day.isoformat()
+    made: list = []  # type: ignore[type-arg]
+    run_task = sdk_dag._run_task
+
+    def create_run(*, dag, conf, session, **_ignored):  # type: ignore[no-untyped-def]
+        now = timezone.utcnow()
+        run = dag.create_dagrun(
+            run_id=f"manual__{now.isoformat()}__{key}",
+            logical_date=None, data_interval=None, run_after=now, conf=conf,
+            run_type=DagRunType.MANUAL, state=DagRunState.RUNNING,
+            triggered_by=DagRunTriggeredByType.CLI, triggering_user_name=RUN_DAY_USER,
+            start_date=now, partition_key=key, partition_date=dag.timetable.resolve_partition_date(key),
+            session=session,
+        )
+        made.append(run)
+        return run
+
+    def run_task_logged(*, ti, task, run_triggerer=False):  # type: ignore[no-untyped-def]
+        path = task_log_path(ti)
+        with _fd_output_to(path):
+            result = run_task(ti=ti, task=task, run_triggerer=run_triggerer)
+        with contextlib.suppress(OSError):  # run-day's own log keeps everything too
+            os.write(1, path.read_bytes())
+        return result
+
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", create_run), \
+            mock.patch.object(SerializedDAG, "clear_dags", lambda *args, **kwargs: 0), \
+            mock.patch.object(sdk_dag, "_run_task", run_task_logged):
+        yield made
+
+
+def task_log_path(ti) -> Path:  # type: ignore[no-untyped-def]
+    """Where the UI reads this attempt's log: ``[logging] base_log_folder`` and
+    ``log_filename_template``, as Airflow's FileTaskHandler renders them."""
+    from airflow.configuration import conf
+    from airflow.utils.log.file_task_handler import FileTaskHandler
+
+    base = Path(conf.get("logging", "base_log_folder")).expanduser()
+    relative = FileTaskHandler(str(base))._render_filename(ti, ti.try_number)
+    path = base / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _fd_output_to(path: Path) -> Iterator[None]:
+    """This process's stdout and stderr (file descriptors 1 and 2) go to ``path`` meanwhile."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER, *, auto_release: bool = True) -> list[DagOutcome]:
     prepare_airflow_environment()
     from airflow import settings as airflow_settings
 
@@ -202,11 +296,11 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
     warnings.simplefilter("ignore")  # Airflow's start-up turned warnings back on
     migrate_metadata_db()
     from airflow.dag_processing.dagbag import DagBag
+    from claims_dags._notes import write_note
 
     bag = DagBag(str(DAGS_FOLDER))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    logical = datetime.combine(day, time(0, 0), ZoneInfo("Asia/Shanghai"))
     outcomes = []
     for dag_id in dag_ids:
         dag = bag.dags[dag_id]
@@ -216,11 +310,19 @@ def run_dags(day: date, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome
             _recording_failures(task, causes)
         conf: dict[str, object] = {"business_date": day.isoformat(), "wait_for_markers": False}
         if "auto_release" in dag.params:
-            conf["auto_release"] = True  # run-day releases its payouts itself, recorded as automatic
-        run = dag.test(logical_date=logical, run_conf=conf)
-        states = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-                  for ti in run.get_task_instances()}
-        state = str(run.state.value if hasattr(run.state, "value") else run.state)
+            conf["auto_release"] = auto_release  # run-day releases its payouts itself, recorded as automatic
+        with business_day_runs(day) as made:
+            run = dag.test(logical_date=None, run_conf=conf)
+        session = airflow_settings.Session()
+        try:
+            run = session.merge(made[-1]) if made else session.merge(run)
+            write_note(run, session, made_by=RUN_DAY_USER)
+            session.commit()
+            states = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+                      for ti in run.get_task_instances(session=session)}
+            state = str(run.state.value if hasattr(run.state, "value") else run.state)
+        finally:
+            session.close()
         outcomes.append(DagOutcome(dag_id, state, states, causes))
         logging.getLogger(__name__).info("%s: %s %s", dag_id, state, states)
     return outcomes

@@ -236,17 +236,29 @@ def test_start_date_and_schedule_are_explicit(dags: list[Any]) -> None:
 
 
 def test_business_date_is_a_param(dags: list[Any]) -> None:
+    """Empty (or null, as a form may send it) means the run's partition key; a
+    date must be YYYY-MM-DD; anything else is refused before the run starts."""
+    from airflow.sdk import ParamsDict
+
     violations = []
     for dag in dags:
         if "business_date" not in dag.params:
             violations.append(f"{dag.dag_id}: no business_date param")
             continue
         param = dag.params.get_param("business_date")
-        if param.schema.get("type") != "string" or param.value != "":
+        if "string" not in param.schema.get("type", ()) or param.value != "":
             violations.append(
-                f"{dag.dag_id}: business_date must be a string defaulting to '' (the data interval's day), "
+                f"{dag.dag_id}: business_date must be a string defaulting to '' (the run's partition key), "
                 f"got type={param.schema.get('type')!r} default={param.value!r}"
             )
+        for accepted in ("", None, "2025-09-12"):
+            try:
+                ParamsDict({"business_date": type(param)(accepted, **param.schema)}).validate()
+            except Exception as error:  # noqa: BLE001 - any refusal is the finding
+                violations.append(f"{dag.dag_id}: business_date {accepted!r} refused: {error}")
+        for refused in ("2025/09/12", "12-09-2025"):
+            with pytest.raises(Exception):  # noqa: B017, PT011 - Airflow's ParamValidationError
+                ParamsDict({"business_date": type(param)(refused, **param.schema)}).validate()
     _assert_no_violations(violations)
 
 
