@@ -35,10 +35,13 @@ def history_scans(plans: dict[str, list[str]], tables: Iterable[str], bounded: I
     statement) whole or over an open range, such as every day before this one, or
     build an index of it on the fly (reading it whole), each with the start of its
     statement. A step through an index of ``bounded`` (partial indexes of the few
-    rows still open, say) is allowed."""
+    rows still open, say) is allowed, and so is an existence probe (``SELECT 1 ...
+    LIMIT 1``)."""
     history, allowed = set(tables), set(bounded)
     found = []
     for statement, steps in plans.items():
+        if re.fullmatch(r"SELECT 1 FROM \w+ WHERE .* LIMIT 1", statement, flags=re.IGNORECASE):
+            continue  # an existence probe: it reads one index entry at most, over any range
         aliases = {alias: table for table, alias in
                    re.findall(r"\b(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?(\w+)", statement, flags=re.IGNORECASE)}
         for step in steps:

@@ -253,6 +253,47 @@ def _current(versions: pd.DataFrame) -> pd.DataFrame:
     return current.reset_index(drop=True)
 
 
+#: Whether a run of a later day has loaded anything (then a re-run of an earlier day
+#: may see a claim whose current version that later run loaded): one index seek.
+LOADED_LATER = "SELECT 1 FROM claim_version WHERE business_day > :day LIMIT 1"
+
+
+def _superseded_dropped(session: Session, day: date, current: pd.DataFrame) -> pd.DataFrame:
+    """``current`` without the claims whose current version over everything loaded
+    is not the one seen as of ``day``: a re-run of an earlier day sees only the
+    versions loaded by runs up to it, and a version it loads that orders before one
+    a later run loaded changes nothing (that later run decided the current one)."""
+    if current.empty or session.execute(_query(LOADED_LATER), {"day": day}).first() is None:
+        return current  # (the usual run: the latest day)
+    later = read_frame(session, _query(
+        "SELECT v.platform_code, v.claim_id, v.id, v.partition_date, v.file_name, v.line "
+        f"FROM {_from_wanted(_dialect(session), 'claim_version', 'v')} WHERE v.business_day > :day"),
+        {"day": day}, dates=["partition_date"])
+    if later.empty:
+        return current
+    seen = current[["platform_code", "claim_id", "id", "partition_date", "file_name", "line"]]
+    both = pd.concat([seen, later], ignore_index=True)
+    both = both.assign(_day=both["partition_date"].map(lambda d: d.toordinal()).astype("int64"),
+                       _line=both["line"].astype("int64"))
+    last = both.sort_values(["platform_code", "claim_id", "_day", "file_name", "_line"], kind="stable").drop_duplicates(
+        ["platform_code", "claim_id"], keep="last")
+    loaded_later = {int(i) for i in later["id"]}
+    superseded = {(p, c) for p, c, i in zip(last["platform_code"], last["claim_id"], last["id"], strict=True)
+                  if int(i) in loaded_later}
+    keep = [key not in superseded for key in zip(current["platform_code"], current["claim_id"], strict=True)]
+    return current[keep].reset_index(drop=True)
+
+
+def _decided_later(session: Session, day: date) -> set[tuple[str, str]]:
+    """The wanted claims that a run of a day after ``day`` decided (usually none:
+    the latest day is the usual run)."""
+    if session.execute(_query("SELECT 1 FROM decision WHERE business_day > :day LIMIT 1"), {"day": day}).first() is None:
+        return set()
+    return {(platform, claim) for platform, claim in session.execute(_query(
+        f"SELECT DISTINCT d.platform_code, d.claim_id FROM {_from_wanted(_dialect(session), 'decision', 'd')} "
+        "WHERE d.business_day > :day"), {"day": day})}
+
+
 def _order_facts(known: pd.DataFrame) -> pd.DataFrame:
     """Orders as ``batch.decide`` reads them."""
     orders = known.rename(columns={"worker_ref": "order_worker_ref", "province_code": "order_province_code"})
@@ -430,7 +471,7 @@ class Adjudicator:
         the day's), also render them as decisions.csv lists them (on ``renderer``)."""
         versions = _versions(session, day, WANTED_TABLE, with_orders=True)
         shared = bool(versions["order_shared"].any())
-        current = _current(versions)
+        current = _superseded_dropped(session, day, _current(versions))
         known = _linked(current)
         current = current.drop(columns=["order_linked", "order_shared", *LINKED_ORDER_COLUMNS.values()])
         to_decide, after_payment, duplicate_of, awaited_before = self._select(session, day, current, shared)
@@ -497,7 +538,15 @@ class Adjudicator:
         # A re-run of the day changes nothing, except that a version it loaded (a late
         # file in the day's partition) is decided by it: every loaded version that
         # changes a claim is decided by the run that loaded it.
-        keep = (changed & decided) | ~decided | ((merged["previous"] == "pending").to_numpy() & ~decided_today)
+        # A pending claim is looked at again, unless a run of a later day did (a day run
+        # late, after later days): its decision, made last, would count as current.
+        relook = (merged["previous"] == "pending").to_numpy() & ~decided_today
+        if relook.any():
+            later = _decided_later(session, day)
+            if later:
+                relook &= np.array([key not in later for key in zip(
+                    merged["platform_code"], merged["claim_id"], strict=True)], dtype=bool)
+        keep = (changed & decided) | ~decided | relook
         to_decide = current[keep].reset_index(drop=True)
         after_payment = self._after_payment(session, day, to_decide)
         if after_payment:

@@ -223,9 +223,10 @@ def test_a_review_decided_again_by_the_rules_leaves_the_report(env: Path) -> Non
 
 
 def test_a_day_run_late_after_later_days_leaves_their_reports_as_they_were(env: Path) -> None:
-    """A missed day run for the first time after later days: its decision sits
-    between theirs, and what it awaits ends at the claim's next decision, so
-    the later days' reports are rendered again the same."""
+    """A missed day run for the first time after later days decides nothing that a
+    later day's run decided (its decision, made last, would count as the claim's
+    current one: a pending claim fast-tracked since would be unpaid), so the later
+    days' reports are rendered again the same."""
     drop(env, "orders", "didi", DAY, "o.csv", orders_file(f.order(order_id="O1")))
     drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C", order_id="O-MISSING")))
     run(DAY)  # pending: its order is not in the lake
@@ -237,8 +238,8 @@ def test_a_day_run_late_after_later_days_leaves_their_reports_as_they_were(env: 
     run(late)
     before = _deadline_rows(env, late)
     missed = DAY + timedelta(days=1)
-    run(missed)  # still pending as of that day
-    assert decisions(env, missed)["C"]["outcome"] == "pending"
+    run(missed)  # its version was pending as of that day, but day 3 decided the current version
+    assert "C" not in decisions(env, missed)
     assert _deadline_rows(env, missed) == []  # (its deadline is weeks away)
     run(late)
     assert _deadline_rows(env, late) == before == []
@@ -251,7 +252,33 @@ def test_a_day_run_late_after_later_days_leaves_their_reports_as_they_were(env: 
     with engine_for(load_settings().database_url).connect() as connection:
         spans = connection.execute(select(Awaiting.opened_on, Awaiting.closed_on).where(
             Awaiting.claim_id == "C").order_by(Awaiting.opened_on)).all()
-    assert [tuple(span) for span in spans] == [(DAY, missed), (missed, amended)]  # one row per day, no overlap
+    assert [tuple(span) for span in spans] == [(DAY, amended)]  # one row per decision awaiting, no overlap
+
+
+def test_a_day_run_late_looks_again_at_no_pending_claim_a_later_day_decided(env: Path) -> None:
+    """A claim pending on day 1 (its order not in yet) is fast-tracked by day 3's
+    run, which loads the order's late file; day 2, run for the first time after that, must
+    not look at it again: its pending decision, made last, would be the claim's
+    current one and the fast track would never be paid."""
+    drop(env, "claims", "didi", DAY, "c.csv", claims_file(f.claim(claim_id="C", order_id="O1")))
+    run(DAY)
+    assert decisions(env, DAY)["C"]["outcome"] == "pending"
+    third = DAY + timedelta(days=2)
+    drop(env, "orders", "didi", DAY, "late.csv", orders_file(f.order(order_id="O1")))  # late, loaded by day 3
+    run(third)
+    assert decisions(env, third)["C"]["outcome"] == "fast_track"
+    run(DAY + timedelta(days=1))
+    assert "C" not in decisions(env, DAY + timedelta(days=1))
+    from sqlalchemy import select
+
+    from claims.ledger.db import engine_for
+    from claims.ledger.models import Decision
+    from claims.settings import load_settings
+
+    with engine_for(load_settings().database_url).connect() as connection:
+        made = connection.execute(select(Decision.business_day, Decision.outcome).where(
+            Decision.claim_id == "C").order_by(Decision.id)).all()
+    assert [tuple(row) for row in made] == [(DAY, "pending"), (third, "fast_track")]  # the last made pays
 
 
 def test_every_day_rendered_again_gives_its_report_again(env: Path) -> None:

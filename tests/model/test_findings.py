@@ -85,8 +85,6 @@ def test_a_claim_fast_tracked_by_a_re_run_of_an_earlier_day_is_paid(pipeline_env
     m.run_today()  # 09-04: owed 45,000 fen
 
 
-@pytest.mark.xfail(strict=True, reason="open defect (issue 12 note, N2): a re-run of an earlier day judges a claim by "
-                   "the versions loaded by runs up to that day only, so it decides a version that is no longer current")
 def test_a_re_run_decides_no_version_that_is_not_the_claims_current_one(pipeline_env: PipelineEnv) -> None:
     """Days 1 and 2 have run. A late claim (99,900 fen) in day 1's partition and an
     amendment above the authority limit in day 2's are loaded by a re-run of day 2:
