@@ -14,13 +14,10 @@ import io
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -37,6 +34,7 @@ from claims.readers import (
     file_format,
     scan_file,
 )
+from tests.reader_bombs import LARGE_ROWS, LONG_LINE, OVERSIZED_ROWS, PIECE, SHORT_ROW, bombs, measure
 
 #: Arrow decodes a malformed CSV row as UTF-8 before our handler sees it and reports
 #: the failure as "Exception ignored"; the reader then settles the encoding (tested).
@@ -302,115 +300,29 @@ def _hostile(fmt: str, data: bytes) -> None:
 
 
 # -- decompression bombs: memory bounded by design ----------------------------------------
-CHILD = """
-import resource, sys
-from pathlib import Path
-from claims.readers import FileReader, FileRejected, file_format, scan_file
-
-def kib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-path = Path(sys.argv[1])
-warm = path.with_name("warm" + file_format(path.name))
-for target in (warm, path):
-    fmt = file_format(target.name)
-    reader = FileReader(target, fmt, scan_file(target, fmt), ["a", "b", "c"])
-    rows = 0
-    try:
-        reader.open()
-        for batch in reader.batches(1_000_000):
-            rows += batch.table.num_rows
-        verdict = "read"
-    except FileRejected as rejected:
-        verdict = rejected.code
-    if target == warm:
-        baseline = kib()
-        # a reader that is not bounded fails here with MemoryError, not the machine
-        size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1])
-        resource.setrlimit(resource.RLIMIT_AS, ((size << 10) + (2 << 30), resource.RLIM_INFINITY))
-print(verdict, rows, len(reader.malformed), (kib() - baseline) * 1024)
-"""
+BOMB_BYTES = 256 << 20  # 4 gzip members of 64 MiB: 256 MiB of text from ~260 KB
+BOMBS = bombs(BOMB_BYTES)
 
 
-def _members(piece: bytes, repeat: int) -> bytes:
-    """``repeat`` gzip members of ``piece``: GBs of text from a few MB (a gzip member
-    expands at most ~1000:1; members concatenate)."""
-    member = gzip.compress(piece, compresslevel=9, mtime=0)
-    return member * repeat
-
-
-BOMB_PIECE = 64 << 20  # 64 MiB per member, 4 members: 256 MiB of text from ~260 KB
-BOMB_MEMBERS = 4
-
-
-def _jsonl_one_line() -> tuple[bytes, bytes]:
-    head = gzip.compress(b'{"a": "1", "b": "2", "c": "3"}\n{"a": "', mtime=0)
-    tail = gzip.compress(b'"}\n{"a": "4", "b": "5", "c": "6"}\n', mtime=0)
-    return head + _members(b"x" * BOMB_PIECE, BOMB_MEMBERS) + tail, b'{"a": "1", "b": "2", "c": "3"}\n'
-
-
-def _jsonl_long_rows() -> tuple[bytes, bytes]:
-    line = json.dumps({"a": "y" * ((1 << 20) - 64), "b": "", "c": ""}).encode() + b"\n"
-    piece = line * (BOMB_PIECE // len(line))
-    return _members(piece, BOMB_MEMBERS), line
-
-
-def _csv_many_rows() -> tuple[bytes, bytes]:
-    line = b"1,2," + b"x" * 94 + b"\n"
-    return gzip.compress(b"a,b,c\n", mtime=0) + _members(line * (BOMB_PIECE // len(line)), BOMB_MEMBERS), b"a,b,c\n" + line
-
-
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, row_group_size=len(table))
-    return sink.getvalue()
-
-
-def _parquet_dictionary(value_bytes: int, rows: int) -> tuple[bytes, bytes]:
-    """One dictionary value repeated: a few hundred KB on disk, value_bytes x rows as text."""
-    indices = pa.array(np.zeros(rows, dtype=np.int32))
-    column = pa.DictionaryArray.from_arrays(indices, pa.array(["v" * value_bytes]))
-    small = pa.DictionaryArray.from_arrays(indices, pa.array(["q"]))
-    warm = pa.table({"a": ["1"], "b": ["2"], "c": ["3"]})
-    return _parquet(pa.table({"a": column, "b": small, "c": small})), _parquet(warm)
-
-
-def _csv_one_line() -> tuple[bytes, bytes]:
-    head = gzip.compress(b"a,b,c\n1,2,3\n", mtime=0)
-    return head + _members(b"z" * BOMB_PIECE, BOMB_MEMBERS), b"a,b,c\n1,2,3\n"
-
-
-@pytest.mark.parametrize(("name", "bomb", "verdict"), [
-    ("one-line.jsonl.gz", _jsonl_one_line, "read"),
-    ("long-rows.jsonl.gz", _jsonl_long_rows, "read"),
-    ("one-line.csv.gz", _csv_one_line, "LINE_TOO_LONG"),
-    ("many-rows.csv.gz", _csv_many_rows, "read"),
-    # 200,000 rows of a 2 MiB value (400 GB as text): every row RECORD_TOO_LARGE, from the dictionary
-    ("oversized-rows.parquet", lambda: _parquet_dictionary(2 << 20, 200_000), "read"),
-    # 5,000 rows of a 100 KB value (500 MB as text, valid rows): decoded 64 MiB at a time
-    ("large-rows.parquet", lambda: _parquet_dictionary(100_000, 5_000), "read"),
+@pytest.mark.parametrize(("name", "verdict"), [
+    ("one-line.jsonl.gz", "read"), ("long-rows.jsonl.gz", "read"), ("one-line.csv.gz", "LINE_TOO_LONG"),
+    ("many-rows.csv.gz", "read"), ("oversized-rows.parquet", "read"), ("large-rows.parquet", "read"),
 ])
-def test_a_decompression_bomb_costs_bounded_memory(tmp_path: Path, name: str, bomb, verdict: str) -> None:  # type: ignore[no-untyped-def]
-    data, warm = bomb()
+def test_a_decompression_bomb_costs_bounded_memory(tmp_path: Path, name: str, verdict: str) -> None:
+    data, warm = BOMBS[name]()
     assert len(data) < 1 << 20  # a few hundred KB on disk, 256 MiB or more of text
-    path = tmp_path / name
-    path.write_bytes(data)
-    (tmp_path / ("warm" + str(file_format(name)))).write_bytes(
-        warm if name.endswith(".parquet") else gzip.compress(warm, mtime=0))
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=root, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+    done = measure(tmp_path, name, data, warm, limit=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     got, rows, malformed, growth = done.stdout.split()
     assert got == verdict
     if name == "one-line.jsonl.gz":
         assert (int(rows), int(malformed)) == (2, 1)  # the huge line is one RECORD_TOO_LARGE row
     if name == "long-rows.jsonl.gz":
-        assert int(rows) == BOMB_MEMBERS * (BOMB_PIECE // len(warm))
+        assert int(rows) == (BOMB_BYTES // PIECE) * (PIECE // len(LONG_LINE))
     if name == "many-rows.csv.gz":
-        assert int(rows) == BOMB_MEMBERS * (BOMB_PIECE // 99)
+        assert int(rows) == (BOMB_BYTES // PIECE) * (PIECE // len(SHORT_ROW))
     if name == "oversized-rows.parquet":
-        assert (int(rows), int(malformed)) == (0, 200_000)
+        assert (int(rows), int(malformed)) == (0, OVERSIZED_ROWS)
     if name == "large-rows.parquet":
-        assert (int(rows), int(malformed)) == (5_000, 0)
+        assert (int(rows), int(malformed)) == (LARGE_ROWS, 0)
     assert int(growth) < MEMORY_BOUND_BYTES, f"{name}: peak RSS grew by {int(growth) >> 20} MiB"
