@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+CLAIMS_DAG_IDS = frozenset({
+    "ingest_orders", "ingest_claims", "ingest_determinations", "ingest_bank_returns", "ingest_declarations",
+    "adjudicate", "payouts", "reports",
+})
 ARRIVALS_TASK = "check_arrivals"
 ARRIVALS_XCOM = "arrivals"
 #: dag_run_note.content is 1,000 characters.
