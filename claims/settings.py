@@ -2,7 +2,10 @@
 
 The embedded default needs nothing installed: a SQLite ledger and local folders
 under ``./var/``. Inside Airflow the same settings may come from Airflow
-variables, but the environment always wins (CONTRACT.md).
+connections and variables (and so from any secrets backend): the DAG side
+registers a :data:`SettingSource` (``claims_dags._configuration``); this module
+imports no Airflow. The environment always wins (CONTRACT.md). In production a
+location that is set nowhere refuses to start instead of falling back to ``./var/``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,46 @@ MAKE_A_SECRET = "python3 -c 'import base64, os; print(base64.b64encode(os.urando
 
 class ConfigurationError(RuntimeError):
     pass
+
+
+#: Where a setting is looked up when the environment does not set it: the setting's
+#: name (``CLAIMS_DATABASE_URL``, ``AWS_ENDPOINT_URL``, ...) -> its value, or None.
+SettingSource = Callable[[str], "str | None"]
+_sources: list[SettingSource] = []
+
+#: The locations production must be given (no fallback to a local ``./var/``).
+REQUIRED_IN_PRODUCTION = ("CLAIMS_DATABASE_URL", "CLAIMS_LANDING_URL", "CLAIMS_OUTBOX_URL", "CLAIMS_LAKE_URL")
+
+
+def register_source(source: SettingSource) -> None:
+    """Add a place settings come from after the environment (once per source)."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def unregister_source(source: SettingSource) -> None:
+    if source in _sources:
+        _sources.remove(source)
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """A setting's value: the environment variable, else the first registered source
+    that has it, else ``default``. An empty value counts as unset."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    for source in _sources:
+        value = source(name)
+        if value:
+            return value
+    return default
+
+
+def third_party_logs() -> bool:
+    """``CLAIMS_THIRD_PARTY_LOGS``: whether libraries' INFO chatter and deprecation
+    warnings are shown (off by default; claims/logs.py). Environment only: it is
+    needed before anything else is configured."""
+    return os.environ.get("CLAIMS_THIRD_PARTY_LOGS", "").strip().lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -133,32 +177,83 @@ def check_encryption_keys(ring: dict[str, str], environment: str) -> None:
                 f"{name}: key {key_id!r} {what}: an AES-256 key is 32 bytes in base64, e.g. from {MAKE_A_SECRET}")
 
 
+def _location(name: str, environment: str, fallback: Path | str) -> str:
+    value = setting(name)
+    if value:
+        return value
+    if environment == "production":
+        raise ConfigurationError(
+            f"{name} is not set: production refuses to fall back to the local {fallback} "
+            f"(set the environment variable, or in Airflow the {AIRFLOW_NAMES.get(name, f'variable {name.lower()!r}')})")
+    return str(fallback)
+
+
+#: Where each setting may come from inside Airflow, said in the refusals (the DAG
+#: side's source implements it: claims_dags/_configuration.py). Any other
+#: ``CLAIMS_X`` is the Airflow variable ``claims_x``.
+AIRFLOW_NAMES = {
+    "CLAIMS_DATABASE_URL": "connection 'claims_ledger' or variable 'claims_database_url'",
+}
+
+
+def _number(name: str, default: int) -> int:
+    value = setting(name)
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        raise ConfigurationError(f"{name} is {value!r}: expected a whole number") from None
+
+
 def load_settings(base: Path | None = None) -> Settings:
-    env = os.environ
     var = (base or Path.cwd()) / "var"
-    environment = env.get("CLAIMS_ENVIRONMENT", "development")
+    environment = setting("CLAIMS_ENVIRONMENT", "development") or "development"
     if environment not in ("development", "production"):
         raise ConfigurationError("CLAIMS_ENVIRONMENT is 'development' or 'production'")
-    pseudonym_keys = _keyring(env.get("CLAIMS_PSEUDONYM_KEYS"), DEV_PSEUDONYM_SECRET, environment, "CLAIMS_PSEUDONYM_KEYS")
-    encryption_keys = _keyring(env.get("CLAIMS_ENCRYPTION_KEYS"), DEV_ENCRYPTION_KEY, environment, "CLAIMS_ENCRYPTION_KEYS")
+    pseudonym_keys = _keyring(setting("CLAIMS_PSEUDONYM_KEYS"), DEV_PSEUDONYM_SECRET, environment, "CLAIMS_PSEUDONYM_KEYS")
+    encryption_keys = _keyring(setting("CLAIMS_ENCRYPTION_KEYS"), DEV_ENCRYPTION_KEY, environment, "CLAIMS_ENCRYPTION_KEYS")
     check_pseudonym_keys(pseudonym_keys, environment)
     check_encryption_keys(encryption_keys, environment)
+    auto_release = setting("CLAIMS_PAYOUTS_AUTO_RELEASE", "true" if environment == "development" else "false")
     return Settings(
-        database_url=env.get("CLAIMS_DATABASE_URL") or f"sqlite:///{var / 'claims.db'}",
-        landing_url=env.get("CLAIMS_LANDING_URL") or str(var / "landing"),
-        outbox_url=env.get("CLAIMS_OUTBOX_URL") or str(var / "outbox"),
-        lake_url=env.get("CLAIMS_LAKE_URL") or str(var / "lake"),
+        database_url=_location("CLAIMS_DATABASE_URL", environment, f"sqlite:///{var / 'claims.db'}"),
+        landing_url=_location("CLAIMS_LANDING_URL", environment, var / "landing"),
+        outbox_url=_location("CLAIMS_OUTBOX_URL", environment, var / "outbox"),
+        lake_url=_location("CLAIMS_LAKE_URL", environment, var / "lake"),
         environment=environment,
         pseudonym_keys=pseudonym_keys,
         encryption_keys=encryption_keys,
-        late_window_days=int(env.get("CLAIMS_LATE_WINDOW_DAYS", "6")),
-        ge_max_rows=int(env.get("CLAIMS_GE_MAX_ROWS", "100000")),
-        chunk_rows=int(env.get("CLAIMS_CHUNK_ROWS", "1000000")),
-        max_line_bytes=int(env.get("CLAIMS_MAX_LINE_BYTES", str(1 << 20))),
-        pending_max_days=int(env.get("CLAIMS_PENDING_MAX_DAYS", "7")),
-        coverage_grace_seconds=int(env.get("CLAIMS_COVERAGE_GRACE_SECONDS", "0")),
-        deadline_warning_working_days=int(env.get("CLAIMS_DEADLINE_WARNING_WORKING_DAYS", "2")),
-        payouts_auto_release=env.get("CLAIMS_PAYOUTS_AUTO_RELEASE", "true" if environment == "development" else "false")
-        .strip().lower() in ("1", "true", "yes"),
-        max_item_fen=int(env.get("CLAIMS_MAX_ITEM_FEN", "200000000")),
+        late_window_days=_number("CLAIMS_LATE_WINDOW_DAYS", 6),
+        ge_max_rows=_number("CLAIMS_GE_MAX_ROWS", 100_000),
+        chunk_rows=_number("CLAIMS_CHUNK_ROWS", 1_000_000),
+        max_line_bytes=_number("CLAIMS_MAX_LINE_BYTES", 1 << 20),
+        pending_max_days=_number("CLAIMS_PENDING_MAX_DAYS", 7),
+        coverage_grace_seconds=_number("CLAIMS_COVERAGE_GRACE_SECONDS", 0),
+        deadline_warning_working_days=_number("CLAIMS_DEADLINE_WARNING_WORKING_DAYS", 2),
+        payouts_auto_release=(auto_release or "").strip().lower() in ("1", "true", "yes"),
+        max_item_fen=_number("CLAIMS_MAX_ITEM_FEN", 200_000_000),
     )
+
+
+def sqlalchemy_url(conn_type: str, host: str | None, schema: str | None = None, login: str | None = None,
+                   password: str | None = None, port: int | None = None, extra: dict | None = None) -> str:
+    """The ledger's SQLAlchemy URL from the parts of a connection (an Airflow
+    connection's fields, handed over by the DAG side): ``sqlite`` (the host, or the
+    schema of a ``sqlite:///`` URI, is the file's path) or ``postgres``/``postgresql`` (the schema is the database);
+    ``extra["sqlalchemy_url"]`` wins when given."""
+    from sqlalchemy.engine import URL
+
+    if extra and extra.get("sqlalchemy_url"):
+        return str(extra["sqlalchemy_url"])
+    kind = (conn_type or "").lower()
+    if kind == "sqlite":  # the file's path: in the host field (Airflow's form), or the path of a sqlite:/// URI
+        path = host or schema
+        if not path:
+            raise ConfigurationError("the ledger's sqlite connection names no file (host or path)")
+        return f"sqlite:///{path}"
+    if kind in ("postgres", "postgresql"):
+        url = URL.create("postgresql", username=login or None, password=password or None, host=host or None,
+                         port=port or None, database=schema or None)
+        return url.render_as_string(hide_password=False)
+    raise ConfigurationError(
+        f"the ledger's connection is of type {conn_type!r}: expected sqlite or postgres "
+        "(or an extra 'sqlalchemy_url')")

@@ -115,17 +115,27 @@ class LocalStore:
 
 
 class S3Store:
-    """An S3 bucket (or a prefix of one). Honours ``AWS_ENDPOINT_URL``."""
+    """An S3 bucket (or a prefix of one). Honours ``AWS_ENDPOINT_URL``. The endpoint,
+    keys and region are settings (``claims.settings.setting``): the environment as
+    boto3 reads it, else a registered source (inside Airflow the connection
+    ``claims_object_store``), else boto3's own chain."""
 
     def __init__(self, bucket: str, prefix: str = "") -> None:
         import boto3
         from botocore.config import Config
+
+        from claims.settings import setting
 
         self.bucket = bucket
         self.prefix = prefix
         self.url = f"s3://{bucket}/{prefix}".rstrip("/")
         self._client = boto3.client(
             "s3",
+            endpoint_url=setting("AWS_ENDPOINT_URL"),
+            aws_access_key_id=setting("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=setting("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=setting("AWS_SESSION_TOKEN"),
+            region_name=setting("AWS_DEFAULT_REGION"),
             config=Config(retries={"max_attempts": 5, "mode": "standard"}),
         )
 

@@ -24,9 +24,11 @@ def in_ci() -> bool:
 
 @pytest.fixture(autouse=True)
 def _clean_claims_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's own CLAIMS_* settings."""
+    """Tests never see the developer's own CLAIMS_* settings, nor a settings source
+    another test module registered (importing claims_dags registers Airflow's)."""
     for name in _CLAIMS_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("claims.settings._sources", [])
 
 
 def _fresh_database(prefix: str, options: str = "") -> Iterator[str]:

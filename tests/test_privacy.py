@@ -26,6 +26,8 @@ def test_development_keys_only_outside_production(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigurationError, match="development key"):
         load_settings()
     monkeypatch.setenv("CLAIMS_PSEUDONYM_KEYS", "p1:a-secret-of-at-least-thirty-two-bytes")
+    for name in ("CLAIMS_DATABASE_URL", "CLAIMS_LANDING_URL", "CLAIMS_OUTBOX_URL", "CLAIMS_LAKE_URL"):
+        monkeypatch.setenv(name, "/srv/claims")  # production has no ./var/ fallback
     production = load_settings()
     assert not production.uses_development_keys
     assert list(production.encryption_keys) == ["k1"]

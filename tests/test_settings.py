@@ -14,6 +14,7 @@ import pytest
 from claims.settings import (
     DEV_ENCRYPTION_KEY,
     DEV_PSEUDONYM_SECRET,
+    REQUIRED_IN_PRODUCTION,
     ConfigurationError,
     load_settings,
 )
@@ -28,6 +29,8 @@ def production(monkeypatch: pytest.MonkeyPatch, pseudonym: str = f"p1:{GOOD_SECR
     monkeypatch.setenv("CLAIMS_ENVIRONMENT", "production")
     monkeypatch.setenv("CLAIMS_PSEUDONYM_KEYS", pseudonym)
     monkeypatch.setenv("CLAIMS_ENCRYPTION_KEYS", encryption)
+    for name in REQUIRED_IN_PRODUCTION:  # production has no ./var/ fallback
+        monkeypatch.setenv(name, f"/srv/claims/{name.lower()}")
 
 
 def test_production_takes_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
