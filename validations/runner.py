@@ -45,6 +45,9 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 import validations.expectations  # noqa: F401  (registers the custom expectations)
+from claims.logs import quiet_third_party
+
+quiet_third_party()  # GE's import set one of its loggers to INFO (claims/logs.py)
 
 __all__ = [
     "RESULT_FORMAT",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 
 from claims.ledger.db import engine_for, upgrade
@@ -11,6 +12,8 @@ from claims.settings import Settings, load_settings
 from claims.store import open_store
 
 SOURCES = ("orders", "claims", "determinations", "bank_returns", "declarations")
+
+log = logging.getLogger(__name__)
 
 
 def ingest_source(source: str, day: date, extra_dates: tuple[date, ...] = (), settings: Settings | None = None) -> dict:
@@ -23,7 +26,15 @@ def ingest_source(source: str, day: date, extra_dates: tuple[date, ...] = (), se
         settings, load_reference(), open_store(settings.landing_url), open_store(settings.lake_url),
         engine_for(settings.database_url),
     )
+    log.info("%s %s: reading the partitions of %s and the %d days before", source, day, day,
+             settings.late_window_days)
     run = ingestor.run(source, day, extra_dates)
+    log.info(
+        "%s %s: %d new file(s), rows in=%d loaded=%d unchanged=%d rejected=%d; not arrived: %s",
+        source, day, len(run.files), sum(f.rows_in for f in run.files), sum(f.rows_loaded for f in run.files),
+        sum(f.rows_unchanged for f in run.files), sum(f.rows_rejected for f in run.files),
+        ", ".join(run.discovery.not_arrived) or "none",
+    )
     return {
         "source": source,
         "business_day": day.isoformat(),
@@ -63,6 +74,8 @@ def publish_day(day: date, settings: Settings | None = None) -> dict:
             )
         ]
     files = publish_quality(engine, outbox, day, validations)
+    log.info("%s: published %d rejections file(s) (%d line(s)) and %d quality file(s)",
+             day, len(feedback), sum(feedback.values()), len(files))
     return {"feedback_files": len(feedback), "rejection_lines": sum(feedback.values()), "quality_files": len(files)}
 
 
