@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from claims.calendar import SHANGHAI, as_utc
 from claims.csvtext import csv_lines, dict_csv_bytes
@@ -714,65 +714,13 @@ class Paymaster:
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     def _write_reports(self, day: date) -> None:
-        """For finance: what the bank answered, and the day by province and platform."""
-        groups: dict[tuple[str, str], dict] = {}
-
-        def group(province: str, platform: str) -> dict:
-            return groups.setdefault((province, platform), {
-                "province_code": province, "platform_code": platform, "items": 0,
-                "amount_fen": 0, "repaid_items": 0, "returned_items": 0, "returned_fen": 0, "settled_items": 0,
-                "settled_fen": 0})
-
-        by_group = (PayoutItem.province_code, PayoutItem.platform_code)
-        counted = (*by_group, func.count(), func.sum(PayoutItem.amount_fen))
+        """The owed items the run held out of its files. (The day's finance summary and
+        bank answers are the reports stage's: claims.reports.totals, from the same
+        day figures as the payout reconciliation.)"""
         with Session(self.engine) as session:
             holds = sorted(session.execute(select(PayoutException).where(PayoutException.business_day == day))
                            .scalars(), key=lambda hold: (hold.platform_code, hold.claim_id))
-            answers = session.execute(
-                select(BankReturn, BankReturnResult.result_code)
-                .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
-                .where(BankReturnResult.business_day == day).order_by(BankReturn.end_to_end_id, BankReturn.id)
-            ).all()
-            for province, platform, count, total in session.execute(
-                    select(*counted).where(PayoutItem.business_day == day).group_by(*by_group)):
-                entry = group(province, platform)
-                entry["items"] += int(count)
-                entry["amount_fen"] += int(total)
-            # The bank's answers of the day: the day's settle and return transactions,
-            # then their items (an item returned on the day has its return transaction
-            # that day), never a pass over every item ever paid.
-            for kind, count_field, fen_field in (("settle", "settled_items", "settled_fen"),
-                                                 ("return", "returned_items", "returned_fen")):
-                for province, platform, count, total in session.execute(
-                    select(*counted).select_from(LedgerTransaction)
-                    .join(PayoutItem,
-                          PayoutItem.end_to_end_id == func.substr(LedgerTransaction.reference, len("item:") + 1))
-                    .where(LedgerTransaction.business_day == day, LedgerTransaction.kind == kind,
-                           LedgerTransaction.reference.startswith("item:", autoescape=True))
-                    .group_by(*by_group)
-                ):
-                    entry = group(province, platform)
-                    entry[count_field] += int(count)
-                    entry[fen_field] += int(total)
-            # Items of the day that pay again an instalment returned before (looked up
-            # by claim among the returned items, not among all the items before).
-            returned = aliased(PayoutItem)
-            repaid = select(returned.id).where(
-                returned.platform_code == PayoutItem.platform_code, returned.claim_id == PayoutItem.claim_id,
-                returned.instalment == PayoutItem.instalment, returned.returned_on.is_not(None),
-                returned.business_day < day)
-            for province, platform, count in session.execute(
-                select(*by_group, func.count()).where(PayoutItem.business_day == day, repaid.exists())
-                .group_by(*by_group)
-            ):
-                group(province, platform)["repaid_items"] += int(count)
         prefix = f"reports/date={day.isoformat()}"
-        self.outbox.write_bytes(f"{prefix}/bank_returns.csv", dict_csv_bytes(REPORT_RETURN_COLUMNS, [
-            {"end_to_end_id": answer.end_to_end_id, "batch_id": answer.batch_id, "status": answer.status,
-             "failure_code": answer.failure_code, "result_code": code} for answer, code in answers
-        ]))
-        self.outbox.write_bytes(f"{prefix}/finance_summary.csv",
-                                dict_csv_bytes(SUMMARY_COLUMNS, [groups[key] for key in sorted(groups)]))
         self.outbox.write_bytes(f"{prefix}/payout_holds.csv", dict_csv_bytes(HOLD_COLUMNS, [
             {"claim_id": hold.claim_id, "platform_code": hold.platform_code, "province_code": hold.province_code or "",
              "amount_fen": hold.amount_fen, "reason_code": hold.reason_code} for hold in holds]))
@@ -789,10 +737,7 @@ class Paymaster:
         return True
 
 
-REPORT_RETURN_COLUMNS = ["end_to_end_id", "batch_id", "status", "failure_code", "result_code"]
 HOLD_COLUMNS = ["claim_id", "platform_code", "province_code", "amount_fen", "reason_code"]
-SUMMARY_COLUMNS = ["province_code", "platform_code", "items", "amount_fen", "repaid_items", "returned_items",
-                   "returned_fen", "settled_items", "settled_fen"]
 
 
 def batch_key(batch: PayoutBatch, suffix: str) -> str:

@@ -46,12 +46,23 @@ def report_day(day: date, settings: Settings | None = None, *, province: str | N
 
     settings = settings or load_settings()
     upgrade(settings.database_url)
-    from claims.reports.province import window_start
+    from sqlalchemy.orm import Session
 
-    snapshot = load_snapshot(engine_for(settings.database_url), day, open_store(settings.lake_url),
-                             window_start(day))
+    from claims.reports.province import window_start
+    from claims.reports.reconcile import payout_reconciliation_as_of
+    from claims.reports.totals import finance_files
+
+    engine = engine_for(settings.database_url)
+    window = window_start(day)
+    alert_days = in_transit_alert_days()
+    payouts = payout_reconciliation_as_of(engine, day, alert_days,
+                                          lambda: load_snapshot(engine, day, None, window, history=True))
+    with Session(engine) as session:
+        finance = finance_files(session, day)
+    snapshot = load_snapshot(engine, day, open_store(settings.lake_url), window)
     outbox = open_store(settings.outbox_url)
-    result = render_reports(snapshot, outbox, in_transit_alert_days(), only_province=province)
+    result = render_reports(snapshot, outbox, alert_days, only_province=province, payouts=payouts,
+                            extra_files=finance)
     if check and not result.payouts_tie_out:
         raise PayoutTieOutError(
             f"payouts of {day.isoformat()} do not tie out in province(s) {', '.join(result.differing_provinces)}: "

@@ -200,7 +200,8 @@ def dated_facts(snapshot: Snapshot, views: list[ClaimView]) -> DatedFacts:
         facts.filed[view.filed_on].append(view)
         if view.first_paid_on is not None:
             facts.first_paid[view.first_paid_on].append(view)
-    claimants = {view.key: view.worker_ref for view in views}
+    claimants = dict(snapshot.claimants)
+    claimants.update((view.key, view.worker_ref) for view in views)
     for item in snapshot.items:
         worker = claimants.get((item.platform_code, item.claim_id), f"{item.platform_code}:{item.claim_id}")
         if item.released:

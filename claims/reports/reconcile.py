@@ -8,10 +8,28 @@ that does not hold is a system fault: the caller fails after writing the files.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from claims.reports.snapshot import ClaimKey, ItemRow, Snapshot, sets_approval
+from sqlalchemy import Engine, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from claims.ledger.models import (
+    BankReturn,
+    BankReturnResult,
+    ClaimOrder,
+    ClaimVersion,
+    Decision,
+    LedgerPosting,
+    LedgerTransaction,
+    PayoutBatch,
+    PayoutItem,
+    PayoutRelease,
+    PayoutWork,
+)
+from claims.reports.snapshot import BankAnswer, ClaimKey, DecisionRow, ItemRow, Snapshot, sets_approval
 
 PREMIUM_COLUMNS = ["month", "platform_code", "province_code", "industry", "orders", "cancelled_orders", "premium_fen",
                    "expected_premium_fen", "mismatched_orders", "declared_orders", "declared_premium_fen",
@@ -259,6 +277,21 @@ def _claims_needing_attention(snapshot: Snapshot, answered: dict[str, date],
                               in_transit_alert_days: int) -> list[dict[str, object]]:
     """Claims approved but unpaid past their payment deadline, returned and not
     paid again, and items in transit longer than the configured days."""
+    found = _owed_claims(snapshot)
+    day = snapshot.day
+    for item in snapshot.items:
+        if not item.released or item.end_to_end_id in answered:
+            continue
+        if (day - item.business_day).days > in_transit_alert_days:
+            found.append({"province_code": item.province_code, "claim_id": item.claim_id,
+                          "platform_code": item.platform_code, "kind": IN_TRANSIT_TOO_LONG,
+                          "amount_fen": item.amount_fen, "since": item.business_day.isoformat()})
+    return found
+
+
+def _owed_claims(snapshot: Snapshot) -> list[dict[str, object]]:
+    """Claims approved and still owed: returned and not paid again, or unpaid past
+    their payment deadline."""
     day = snapshot.day
     found: list[dict[str, object]] = []
     by_claim = snapshot.items_by_claim()
@@ -276,13 +309,6 @@ def _claims_needing_attention(snapshot: Snapshot, answered: dict[str, date],
             found.append(dict(base, kind=RETURNED_NOT_REPAID, since=since.isoformat()))
         elif decision.pay_by is not None and decision.pay_by < day:
             found.append(dict(base, kind=UNPAID_PAST_DEADLINE, since=decision.pay_by.isoformat()))
-    for item in snapshot.items:
-        if not item.released or item.end_to_end_id in answered:
-            continue
-        if (day - item.business_day).days > in_transit_alert_days:
-            found.append({"province_code": item.province_code, "claim_id": item.claim_id,
-                          "platform_code": item.platform_code, "kind": IN_TRANSIT_TOO_LONG,
-                          "amount_fen": item.amount_fen, "since": item.business_day.isoformat()})
     return found
 
 
@@ -296,3 +322,216 @@ def owed_by_claim(snapshot: Snapshot) -> dict[ClaimKey, tuple[int, list[ItemRow]
         covered = sum(item.amount_fen for item in items if item.returned_on is None)
         result[key] = ((decision.payable_fen or 0) - covered, items)
     return result
+
+
+# -- payouts from the running totals -----------------------------------------------------------
+def payout_reconciliation_as_of(engine: Engine, day: date, in_transit_alert_days: int,
+                                history: Callable[[], Snapshot]) -> PayoutReconciliation:
+    """The payout reconciliation of ``day`` from the running totals (claims.reports.totals):
+    cumulative lines from the closed days' sums, item-level differences of the day's
+    records and ledger transactions, and the claims needing attention found from the
+    work list and the money still in transit, each checked against the totals.
+
+    When a province does not tie, the closed days are first recomputed from the
+    detail in SQL (stale ones closed again); if it still does not tie, the whole
+    history is compared item by item (``history``: the full snapshot), so every item
+    behind a difference is listed."""
+    from claims.reports import totals as running
+
+    with Session(engine) as session, session.begin():
+        running.close_through(session, day)
+    with Session(engine) as session:
+        figures = running.cumulative(session, day)
+        lines = _lines_from_totals(figures)
+        if any(line["status"] != "ties" for line in lines):
+            stale = running.stale_days(session, day)
+            if stale:
+                with Session(engine) as writer, writer.begin():
+                    running.reclose(writer, stale)
+                figures = running.cumulative(session, day)
+                lines = _lines_from_totals(figures)
+        if any(line["status"] != "ties" for line in lines):
+            return payout_reconciliation(history(), in_transit_alert_days)
+        full: list[Snapshot] = []
+
+        def whole() -> Snapshot:
+            if not full:
+                full.append(history())
+            return full[0]
+
+        exceptions = _day_ledger_differences(session, day)
+        exceptions += _owed_from_work_list(session, day, figures, whole)
+        exceptions += _in_transit_too_long(session, day, figures, in_transit_alert_days)
+        exceptions += _day_answer_exceptions(session, day)
+        holds = Snapshot(day)
+        from claims.reports.snapshot import _load_holds
+
+        _load_holds(session, holds)
+    for platform, claim_id, province, amount, code, since in holds.holds:
+        exceptions.append({"province_code": province, "claim_id": claim_id, "platform_code": platform,
+                           "kind": held_kind(code), "amount_fen": amount, "since": since.isoformat()})
+    exceptions.sort(key=lambda e: (str(e["province_code"]), str(e["platform_code"]), str(e["claim_id"]),
+                                   str(e["kind"]), str(e["since"]), str(e["amount_fen"])))
+    return PayoutReconciliation(lines, exceptions)
+
+
+def _lines_from_totals(figures: Any) -> list[dict[str, object]]:
+    provinces = sorted({p for p in figures.provinces if p})
+    lines = []
+    for province in provinces:
+        paid, returned, settled = figures.paid[province], figures.returned[province], figures.settled[province]
+        in_transit = paid - returned - settled
+        owed = figures.approved[province] - (paid - returned)
+        accounts = figures.ledger.get(province, {})
+        ledger_payable = -accounts.get("benefits_payable", 0)
+        ledger_in_transit = -accounts.get("in_transit", 0)
+        ledger_bank = -accounts.get("bank", 0)
+        waiting = figures.awaiting_release[province]
+        ties = (ledger_payable == owed - waiting and ledger_in_transit == in_transit + waiting
+                and ledger_bank == settled)
+        lines.append({
+            "province_code": province, "approved_fen": figures.approved[province], "paid_fen": paid,
+            "returned_fen": returned, "settled_fen": settled, "in_transit_fen": in_transit, "owed_fen": owed,
+            "ledger_payable_fen": ledger_payable, "ledger_in_transit_fen": ledger_in_transit,
+            "ledger_bank_fen": ledger_bank, "status": "ties" if ties else "differs", "awaiting_release_fen": waiting,
+        })
+    return lines
+
+
+def _chunks(keys: Iterable[ClaimKey], size: int = 500) -> Iterator[list[ClaimKey]]:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+def _decisions_of(session: Session, keys: Iterable[ClaimKey], day: date | None) -> list[DecisionRow]:
+    """The approval-setting decisions of the claims (up to ``day``), in the order made."""
+    province = func.coalesce(func.nullif(ClaimOrder.province_code, ""), ClaimVersion.incident_province_code)
+    rows = []
+    for chunk in _chunks(keys):
+        query = (
+            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
+                   Decision.payable_fen, Decision.pay_by, province)
+            .join(ClaimVersion, ClaimVersion.id == Decision.claim_version_id)
+            .outerjoin(ClaimOrder, and_(ClaimOrder.platform_code == ClaimVersion.platform_code,
+                                        ClaimOrder.order_id == ClaimVersion.order_id))
+            .where(tuple_(Decision.platform_code, Decision.claim_id).in_(chunk),
+                   or_(Decision.payable_fen.is_not(None), Decision.outcome == "rejected")))
+        if day is not None:
+            query = query.where(Decision.business_day <= day)
+        rows += [DecisionRow(id_, platform, claim_id, business_day, outcome,
+                             None if payable is None else int(payable), pay_by, str(province or ""))
+                 for id_, platform, claim_id, business_day, outcome, payable, pay_by, province
+                 in session.execute(query)]
+    return sorted(rows, key=lambda row: row.id)
+
+
+def _item_rows(session: Session, day: date, *conditions: Any) -> list[ItemRow]:
+    released = {d for (d,) in session.execute(select(PayoutRelease.business_day)
+                                               .where(PayoutRelease.business_day <= day))}
+    return [
+        ItemRow(e2e, batch, business_day, platform, claim_id, int(instalment), province, int(amount),
+                returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
+        for e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on in session.execute(
+            select(PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
+                   PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
+                   PayoutItem.returned_on)
+            .where(PayoutItem.business_day <= day, *conditions).order_by(PayoutItem.end_to_end_id))]
+
+
+def _day_ledger_differences(session: Session, day: date) -> list[dict[str, object]]:
+    """The day's records against the day's ledger transactions, item by item (the
+    earlier days were compared by their own reports; their sums still tie)."""
+    snapshot = Snapshot(day)
+    approving = {(platform, claim_id) for platform, claim_id in session.execute(
+        select(Decision.platform_code, Decision.claim_id).where(
+            Decision.business_day == day, or_(Decision.payable_fen.is_not(None), Decision.outcome == "rejected")))}
+    snapshot.decisions = _decisions_of(session, approving, None)
+    answered = select(BankReturn.end_to_end_id).join(
+        BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id).where(BankReturnResult.business_day == day)
+    snapshot.items = _item_rows(session, day, or_(PayoutItem.business_day == day,
+                                                  PayoutItem.end_to_end_id.in_(answered)))
+    snapshot.answers = [
+        BankAnswer(e2e, batch, status, code, business_day)
+        for e2e, batch, status, code, business_day in session.execute(
+            select(BankReturn.end_to_end_id, BankReturn.batch_id, BankReturn.status, BankReturnResult.result_code,
+                   BankReturnResult.business_day)
+            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+            .where(BankReturnResult.business_day == day)
+            .order_by(BankReturn.processed_at, BankReturn.id))]
+    for kind, reference, platform, claim_id, account, amount in session.execute(
+        select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
+               LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)
+        .outerjoin(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
+        .where(LedgerTransaction.business_day == day)
+        .order_by(LedgerTransaction.id, LedgerPosting.id)
+    ):
+        entry = snapshot.transactions.setdefault((kind, reference), (platform, claim_id, {}))
+        if account is not None and amount > 0:
+            entry[2][account] = entry[2].get(account, 0) + int(amount)
+    expected = {key: value for key, value in expected_ledger(snapshot)[0].items() if value[4] == day}
+    return _ledger_differences(snapshot, expected)
+
+
+def _owed_from_work_list(session: Session, day: date, figures: Any,
+                         whole: Callable[[], Snapshot]) -> list[dict[str, object]]:
+    """Claims approved and still owed (unpaid past the deadline, returned and not
+    paid again): a claim owed money is on the payout work list until it is settled;
+    a claim a later run touched is looked at too (this may be an old day rendered
+    again). What they are owed must add up to the totals' owed (less what awaits
+    release); otherwise every claim is looked at."""
+    candidates: set[ClaimKey] = {(p, c) for p, c in session.execute(
+        select(PayoutWork.platform_code, PayoutWork.claim_id))}
+    for model in (Decision, PayoutItem, LedgerTransaction):
+        candidates |= {(p, c) for p, c in session.execute(
+            select(model.platform_code, model.claim_id).where(model.business_day > day))}
+    snapshot = Snapshot(day)
+    snapshot.decisions = _decisions_of(session, candidates, day)
+    # live items and returned ones, each through its partial index of claims
+    snapshot.items = sorted(
+        (item for chunk in _chunks(candidates) for returned in (False, True) for item in _item_rows(
+            session, day, tuple_(PayoutItem.platform_code, PayoutItem.claim_id).in_(chunk),
+            PayoutItem.returned_on.is_not(None) if returned else PayoutItem.returned_on.is_(None))),
+        key=lambda item: item.end_to_end_id)
+    owed = sum(amount for amount, _items in owed_by_claim(snapshot).values())
+    expected = sum(figures.approved[p] - (figures.paid[p] + figures.awaiting_release[p]) + figures.returned[p]
+                   for p in figures.provinces)
+    return _owed_claims(snapshot if owed == expected else whole())
+
+
+def _in_transit_too_long(session: Session, day: date, figures: Any, alert_days: int) -> list[dict[str, object]]:
+    """Released items without the bank's answer for longer than ``alert_days``: read
+    only from the item days whose money the totals show still in transit."""
+    days = sorted({item_day for (item_day, _province), fen in figures.in_transit_by_day.items()
+                   if fen > 0 and (day - item_day).days > alert_days})
+    found: list[dict[str, object]] = []
+    for item_day in days:
+        items = _item_rows(session, day, PayoutItem.business_day == item_day)
+        answered = {e2e for (e2e,) in session.execute(
+            select(BankReturn.end_to_end_id)
+            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+            .join(PayoutItem, PayoutItem.end_to_end_id == BankReturn.end_to_end_id)
+            .where(PayoutItem.business_day == item_day, BankReturnResult.business_day <= day,
+                   BankReturnResult.result_code.in_(("RETURN_SETTLED", "RETURN_FAILED_REVERSED"))))}
+        found += [{"province_code": item.province_code, "claim_id": item.claim_id,
+                   "platform_code": item.platform_code, "kind": IN_TRANSIT_TOO_LONG,
+                   "amount_fen": item.amount_fen, "since": item.business_day.isoformat()}
+                  for item in items if item.released and item.end_to_end_id not in answered]
+    return found
+
+
+def _day_answer_exceptions(session: Session, day: date) -> list[dict[str, object]]:
+    """The day's bank answers the payout run could not apply."""
+    found: list[dict[str, object]] = []
+    for e2e, batch_id, code in session.execute(
+            select(BankReturn.end_to_end_id, BankReturn.batch_id, BankReturnResult.result_code)
+            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+            .where(BankReturnResult.business_day == day, BankReturnResult.result_code.in_(sorted(_ANSWER_KINDS)))):
+        known = next(iter(_item_rows(session, day, PayoutItem.end_to_end_id == e2e)), None)
+        batch_province = session.scalar(select(PayoutBatch.province_code).where(
+            PayoutBatch.batch_id == batch_id, PayoutBatch.business_day <= day))
+        found.append({
+            "province_code": known.province_code if known else (batch_province or ""),
+            "claim_id": known.claim_id if known else "", "platform_code": known.platform_code if known else "",
+            "kind": _ANSWER_KINDS[code], "amount_fen": known.amount_fen if known else "", "since": day.isoformat()})
+    return found

@@ -25,6 +25,7 @@ from claims.reports.reconcile import (
     EXCEPTION_COLUMNS,
     PAYOUT_COLUMNS,
     PREMIUM_COLUMNS,
+    PayoutReconciliation,
     payout_reconciliation,
     premium_reconciliation,
 )
@@ -50,14 +51,18 @@ class Rendered:
 
 
 def render_reports(snapshot: Snapshot, outbox: Store, in_transit_alert_days: int,
-                   only_province: str | None = None) -> Rendered:
+                   only_province: str | None = None, payouts: PayoutReconciliation | None = None,
+                   extra_files: dict[str, bytes] | None = None) -> Rendered:
+    """Every file of ``reports/date={D}/``; ``payouts`` as reconciled from the running
+    totals (else from the snapshot's whole history), ``extra_files`` the finance CSVs."""
     from claims.reference import load_reference
 
     reference = load_reference()
     day = snapshot.day
     prefix = f"reports/date={day.isoformat()}"
     premiums = premium_reconciliation(snapshot)
-    payouts = payout_reconciliation(snapshot, in_transit_alert_days)
+    if payouts is None:
+        payouts = payout_reconciliation(snapshot, in_transit_alert_days)
     views = claim_views(snapshot)
     pilot = sorted(reference.pilot_provinces(day))
     provinces = province_report(snapshot, pilot, views)
@@ -66,6 +71,7 @@ def render_reports(snapshot: Snapshot, outbox: Store, in_transit_alert_days: int
         "payout_reconciliation.csv": dict_csv_bytes(PAYOUT_COLUMNS, payouts.lines),
         "payout_exceptions.csv": dict_csv_bytes(EXCEPTION_COLUMNS, payouts.exceptions),
         "province_report.csv": dict_csv_bytes(PROVINCE_COLUMNS, provinces),
+        **(extra_files or {}),
     }
     differing_premiums = sum(1 for line in premiums if line["status"] == "differs" or line["mismatched_orders"])
     summary = {

@@ -12,8 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, and_, func, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from claims.ledger.models import (
     AwaitingConfirmation,
@@ -126,6 +126,8 @@ class Snapshot:
     holds: list[tuple[str, str, str, int, str, date]] = field(default_factory=list)
     #: derived indexes the reports build once (see claims.reports.province.dated_facts)
     indexes: dict[int, tuple] = field(default_factory=dict)
+    #: the claimant of a claim filed before the window whose item the window holds
+    claimants: dict[ClaimKey, str] = field(default_factory=dict)
 
     def latest_decisions(self) -> dict[ClaimKey, DecisionRow]:
         latest: dict[ClaimKey, DecisionRow] = {}
@@ -159,18 +161,29 @@ def _province(order_province: object, incident_province: str) -> str:
     return str(order_province) if order_province else incident_province
 
 
-def load_snapshot(engine: Engine, day: date, lake: Store | None, window_start: date) -> Snapshot:
-    """The ledger as of ``day``; orders and workers from ``window_start`` on
-    (the reports' longest period), claims and money over the whole history."""
+def load_snapshot(engine: Engine, day: date, lake: Store | None, window_start: date, *,
+                  history: bool = False) -> Snapshot:
+    """The ledger as of ``day``; orders and workers from ``window_start`` on (the
+    reports' longest period), and the claims first filed from ``window_start`` on
+    with their decisions and items (what the province report reads). ``history``:
+    every claim, decision, item, bank answer and ledger transaction up to ``day``
+    (the payout reconciliation's full pass, when the running totals do not tie)."""
     snapshot = Snapshot(day)
     with Session(engine) as session:
         _load_orders(session, snapshot, window_start)
-        _load_claims(session, snapshot)
-        _load_money(session, snapshot)
+        if history:
+            _load_claims(session, snapshot)
+            _load_money(session, snapshot)
+        else:
+            _load_claims_window(session, snapshot, window_start)
+            _load_items_window(session, snapshot, window_start)
+            _load_awaiting(session, snapshot)
+            _load_holds(session, snapshot)
         paths = session.execute(
             select(LandingFile.lake_key, LandingFile.partition_date, LandingFile.platform_code)
             .where(LandingFile.source == "orders", LandingFile.status == "loaded", LandingFile.lake_key.is_not(None),
-                   LandingFile.business_day <= day, LandingFile.partition_date >= window_start,
+                   LandingFile.business_day <= day, LandingFile.business_day >= window_start,
+                   LandingFile.partition_date >= window_start,
                    LandingFile.partition_date <= day)
             .order_by(LandingFile.id)
         ).all()
@@ -247,13 +260,125 @@ def _load_claims(session: Session, snapshot: Snapshot) -> None:
                    Decision.payable_fen, Decision.pay_by, Decision.claim_version_id)
             .where(Decision.business_day <= day).order_by(Decision.id))
     ]
-    for platform, claim_id, confirm_by in session.execute(
-        select(AwaitingConfirmation.platform_code, AwaitingConfirmation.claim_id, AwaitingConfirmation.confirm_by)
-        .where(AwaitingConfirmation.opened_on <= day,
-               (AwaitingConfirmation.closed_on.is_(None)) | (AwaitingConfirmation.closed_on > day))
-        .order_by(AwaitingConfirmation.id)
-    ):
+    _load_awaiting(session, snapshot)
+
+
+def _load_awaiting(session: Session, snapshot: Snapshot) -> None:
+    day = snapshot.day
+    columns = (AwaitingConfirmation.id, AwaitingConfirmation.platform_code, AwaitingConfirmation.claim_id,
+               AwaitingConfirmation.confirm_by)
+    # the rows open on D: still open, or closed after D (each through its partial index)
+    still_open = select(*columns).where(AwaitingConfirmation.closed_on.is_(None),
+                                        AwaitingConfirmation.confirm_by >= date.min,
+                                        AwaitingConfirmation.opened_on <= day)
+    closed_later = select(*columns).where(AwaitingConfirmation.closed_on > day,
+                                          AwaitingConfirmation.opened_on <= day)
+    rows = [*session.execute(still_open), *session.execute(closed_later)]
+    for _id, platform, claim_id, confirm_by in sorted(rows):
         snapshot.awaiting[(platform, claim_id)] = confirm_by
+
+
+def _date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+_WINDOW_VERSIONS = """
+SELECT v.id, v.platform_code, v.claim_id, v.partition_date, v.file_name, v.line, v.worker_ref,
+       v.incident_province_code, o.province_code, f.business_day
+FROM claim_version v
+LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
+LEFT JOIN landing_file f ON f.id = o.file_id
+WHERE v.business_day >= :start AND v.business_day <= :day
+"""
+
+#: Claims with a version filed before the window: filed before it, so not the window's.
+_FILED_BEFORE = """
+SELECT DISTINCT v.platform_code, v.claim_id FROM claim_version v
+WHERE v.business_day >= :start AND v.business_day <= :day AND EXISTS (
+    SELECT 1 FROM claim_version e
+    WHERE e.platform_code = v.platform_code AND e.claim_id = v.claim_id AND e.partition_date < :start)
+"""
+
+
+def _window_params(sql: str, day: date, start: date):  # type: ignore[no-untyped-def]
+    from sqlalchemy import Date, bindparam, text
+
+    return text(sql).bindparams(bindparam("day", day, type_=Date), bindparam("start", start, type_=Date))
+
+
+def _load_claims_window(session: Session, snapshot: Snapshot, start: date) -> None:
+    """The claims first filed from ``start`` on (versions are loaded on or after
+    their partition date, so the versions stamped from ``start`` on hold them all),
+    their decisions, and what awaits confirmation."""
+    day = snapshot.day
+    before = {(str(p), str(c)) for p, c in session.execute(_window_params(_FILED_BEFORE, day, start))}
+    first_filed: dict[ClaimKey, date] = {}
+    current: dict[ClaimKey, tuple] = {}
+    version_province: dict[int, str] = {}
+    for (version_id, platform, claim_id, partition, file_name, line, worker_ref, incident_province, order_province,
+         order_day) in session.execute(_window_params(_WINDOW_VERSIONS, day, start)):
+        key = (platform, claim_id)
+        version_province[version_id] = _province(order_province, incident_province)
+        if key in before:
+            continue
+        partition = _date(partition)
+        if key not in first_filed or partition < first_filed[key]:
+            first_filed[key] = partition
+        known = order_province if order_day is not None and _date(order_day) <= day else None
+        position = (partition, file_name.encode("utf-8"), line)  # contract order, in code points
+        if key not in current or position > current[key][0]:
+            current[key] = (position, worker_ref, _province(known, incident_province))
+    for key in sorted(current):
+        _position, worker_ref, province = current[key]
+        snapshot.claims[key] = ClaimFacts(key[0], key[1], first_filed[key], worker_ref, province)
+    snapshot.decisions = [
+        DecisionRow(id_, platform, claim_id, business_day, outcome, None if payable is None else int(payable), pay_by,
+                    version_province.get(version_id, ""))
+        for id_, platform, claim_id, business_day, outcome, payable, pay_by, version_id in session.execute(
+            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
+                   Decision.payable_fen, Decision.pay_by, Decision.claim_version_id)
+            .where(Decision.business_day >= start, Decision.business_day <= day).order_by(Decision.id))
+        if (platform, claim_id) in snapshot.claims
+    ]
+
+
+def _load_items_window(session: Session, snapshot: Snapshot, start: date) -> None:
+    """The payout items of the window, and those returned in it (their return counts
+    in the window); the claimants of the claims filed before it."""
+    day = snapshot.day
+    released = {released_day for (released_day,) in session.execute(
+        select(PayoutRelease.business_day).where(PayoutRelease.business_day <= day))}
+    columns = (PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
+               PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
+               PayoutItem.returned_on)
+    rows = {row[0]: row for row in session.execute(
+        select(*columns).where(PayoutItem.business_day >= start, PayoutItem.business_day <= day))}
+    returned_in_window = (
+        select(*columns).select_from(LedgerTransaction)
+        .join(PayoutItem, PayoutItem.end_to_end_id == func.substr(LedgerTransaction.reference, len("item:") + 1))
+        .where(LedgerTransaction.business_day >= start, LedgerTransaction.business_day <= day,
+               LedgerTransaction.kind == "return", LedgerTransaction.reference.startswith("item:", autoescape=True),
+               PayoutItem.business_day < start))
+    for row in session.execute(returned_in_window):
+        rows[row[0]] = row
+    snapshot.items = [
+        ItemRow(e2e, batch, business_day, platform, claim_id, int(instalment), province, int(amount),
+                returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
+        for e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on
+        in (rows[key] for key in sorted(rows))]
+    outside = sorted({(item.platform_code, item.claim_id) for item in snapshot.items} - set(snapshot.claims))
+    for chunk in range(0, len(outside), 500):
+        keys = outside[chunk:chunk + 500]
+        current: dict[ClaimKey, tuple] = {}
+        for platform, claim_id, partition, file_name, line, worker_ref in session.execute(
+                select(ClaimVersion.platform_code, ClaimVersion.claim_id, ClaimVersion.partition_date,
+                       ClaimVersion.file_name, ClaimVersion.line, ClaimVersion.worker_ref)
+                .where(tuple_(ClaimVersion.platform_code, ClaimVersion.claim_id).in_(keys),
+                       ClaimVersion.business_day <= day)):
+            position = (partition, file_name.encode("utf-8"), line)
+            if (platform, claim_id) not in current or position > current[(platform, claim_id)][0]:
+                current[(platform, claim_id)] = (position, worker_ref)
+        snapshot.claimants.update({key: ref for key, (_position, ref) in current.items()})
 
 
 def _load_money(session: Session, snapshot: Snapshot) -> None:
@@ -278,14 +403,7 @@ def _load_money(session: Session, snapshot: Snapshot) -> None:
             .where(BankReturnResult.business_day <= day)
             .order_by(BankReturnResult.business_day, BankReturn.processed_at, BankReturn.id))
     ]
-    first_held: dict[tuple[str, str, str], date] = {}
-    for held_day, platform, claim_id, province, amount, code in session.execute(
-            select(PayoutException.business_day, PayoutException.platform_code, PayoutException.claim_id,
-                   PayoutException.province_code, PayoutException.amount_fen, PayoutException.reason_code)
-            .where(PayoutException.business_day <= day).order_by(PayoutException.business_day, PayoutException.id)):
-        since = first_held.setdefault((platform, claim_id, code), held_day)
-        if held_day == day:
-            snapshot.holds.append((platform, claim_id, province or "", int(amount), code, since))
+    _load_holds(session, snapshot)
     for kind, reference, platform, claim_id, account, amount in session.execute(
         select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
                LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)
@@ -298,6 +416,22 @@ def _load_money(session: Session, snapshot: Snapshot) -> None:
             snapshot.balances[account] = snapshot.balances.get(account, 0) + int(amount)
             if amount > 0:
                 entry[2][account] = entry[2].get(account, 0) + int(amount)
+
+
+def _load_holds(session: Session, snapshot: Snapshot) -> None:
+    """The owed items the payout run of D held out of its files, since the first day held."""
+    day = snapshot.day
+    earlier = aliased(PayoutException)
+    first_held = (select(func.min(earlier.business_day))
+                  .where(earlier.platform_code == PayoutException.platform_code,
+                         earlier.claim_id == PayoutException.claim_id, earlier.reason_code == PayoutException.reason_code,
+                         earlier.business_day <= day)
+                  .scalar_subquery())
+    for platform, claim_id, province, amount, code, since in session.execute(
+            select(PayoutException.platform_code, PayoutException.claim_id, PayoutException.province_code,
+                   PayoutException.amount_fen, PayoutException.reason_code, first_held)
+            .where(PayoutException.business_day == day).order_by(PayoutException.id)):
+        snapshot.holds.append((platform, claim_id, province or "", int(amount), code, _date(since)))
 
 
 def _load_workers(lake: Store, files: list[tuple[str, date, str]], snapshot: Snapshot) -> None:

@@ -27,6 +27,7 @@ from claims.payouts import pay_day
 from claims.payouts.ledger import balances
 from claims.payouts.pain001 import validate_pain001
 from claims.payouts.pipeline import PublishedFileMismatch
+from claims.reports import report_day
 from claims.settings import load_settings
 from tests import factories as f
 from tests.ingest.test_pipeline import drop
@@ -234,6 +235,7 @@ def test_bank_returns_settle_reverse_and_repay_only_to_an_amended_account(env: P
     drop_feed(env, "bank_returns", next_day, "bank.csv", f.csv_text(answers, BANK_RETURN_COLUMNS).encode())
     result = run(next_day)
     assert result["items"] == 0  # the failed claim waits for an amended account
+    report_day(next_day, check=False)  # bank_returns.csv is the reports stage's
     report = list(csv.DictReader(io.StringIO(
         (env / "outbox" / "reports" / f"date={next_day}" / "bank_returns.csv").read_text("utf-8"))))
     assert [(r["end_to_end_id"][-4:], r["result_code"]) for r in report] == [
@@ -342,6 +344,7 @@ def test_a_full_day_of_bank_answers_is_applied_once_each(env: Path) -> None:
     answers.append(answer("PO20250901110000009", items[2][1], "failed", 8))  # names another batch
     drop_feed(env, "bank_returns", next_day, "bank.csv", f.csv_text(answers, BANK_RETURN_COLUMNS).encode())
     assert run(next_day)["items"] == 0  # nobody amended a failed account yet
+    report_day(next_day, check=False)  # bank_returns.csv is the reports stage's
     report = list(csv.DictReader(io.StringIO(
         (env / "outbox" / "reports" / f"date={next_day}" / "bank_returns.csv").read_text("utf-8"))))
     codes = Counter(row["result_code"] for row in report)

@@ -1,0 +1,115 @@
+"""The payout figures a day's reports read are running totals of the detail: the
+day's finance CSVs are the closed day's rows and add up to the reconciliation; a
+closed day whose detail changed is found (by the rotating check and by the SQL
+recomputation) and fails the tie-out; and the report of a day reads the history
+only through bounded windows (SQLite plans)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from claims.ledger.db import engine_for
+from claims.ledger.models import LedgerPosting, LedgerTransaction
+from claims.reports import PayoutTieOutError, report_day
+from claims.reports import totals as running
+from claims.settings import load_settings
+from tests.payouts.test_pipeline import land_claims, run
+from tests.reports.helpers import land_answers, report_rows
+from tests.sqlite_plans import captured_plans
+
+DAY = date(2025, 9, 1)
+NEXT = DAY + timedelta(days=1)
+BATCH = "PO20250901110000001"
+#: Tables that grow with every day (declarations, a few hundred rows a month, do not).
+HISTORY = ("claim_version", "decision", "claim_order", "payout_item", "payout_batch", "payout_exception",
+           "ledger_transaction", "ledger_posting", "bank_return", "bank_return_result", "order_stats",
+           "awaiting_confirmation", "landing_file", "determination")
+
+
+def _two_days(root: Path) -> None:
+    land_claims(root, DAY, 3)
+    run(DAY)
+    report_day(DAY)
+    land_answers(root, NEXT, [(BATCH, f"{BATCH}0001", "settled"), (BATCH, f"{BATCH}0002", "failed")])
+    run(NEXT)
+
+
+def test_the_finance_csvs_are_the_closed_days_figures_and_add_up_to_the_reconciliation(ledger_env: Path) -> None:
+    _two_days(ledger_env)
+    report_day(NEXT)
+    assert report_rows(ledger_env, DAY, "finance_summary.csv") == [{
+        "province_code": "110000", "platform_code": "didi", "items": "3", "amount_fen": "135000",
+        "repaid_items": "0", "returned_items": "0", "returned_fen": "0", "settled_items": "0", "settled_fen": "0"}]
+    assert report_rows(ledger_env, NEXT, "finance_summary.csv") == [{
+        "province_code": "110000", "platform_code": "didi", "items": "0", "amount_fen": "0",
+        "repaid_items": "0", "returned_items": "1", "returned_fen": "45000", "settled_items": "1",
+        "settled_fen": "45000"}]
+    assert [(r["end_to_end_id"][-4:], r["status"], r["result_code"])
+            for r in report_rows(ledger_env, NEXT, "bank_returns.csv")] == [
+        ("0001", "settled", "RETURN_SETTLED"), ("0002", "failed", "RETURN_FAILED_REVERSED")]
+    days = [report_rows(ledger_env, day, "finance_summary.csv") for day in (DAY, NEXT)]
+    line = report_rows(ledger_env, NEXT, "payout_reconciliation.csv")[0]
+    for total, column in (("paid_fen", "amount_fen"), ("returned_fen", "returned_fen"),
+                          ("settled_fen", "settled_fen")):
+        assert int(line[total]) == sum(int(row[column]) for rows in days for row in rows)
+    with Session(engine_for(load_settings().database_url)) as session:
+        assert running.stale_days(session, NEXT) == []
+
+
+def test_a_closed_day_whose_detail_changed_is_found_and_fails_the_tie_out(ledger_env: Path) -> None:
+    _two_days(ledger_env)
+    report_day(NEXT)
+    engine = engine_for(load_settings().database_url)
+    with Session(engine) as session, session.begin():  # an old posting altered in place (never done by the code)
+        transaction = session.execute(select(LedgerTransaction.id).where(
+            LedgerTransaction.reference == f"item:{BATCH}0003")).scalar_one()
+        for posting in session.execute(select(LedgerPosting).where(
+                LedgerPosting.transaction_id == transaction)).scalars():
+            posting.amount_fen += 100 if posting.amount_fen > 0 else -100
+    with Session(engine) as session:
+        assert running.stale_days(session, NEXT) == [DAY]  # the SQL recomputation names the day
+    # A report whose rotating check reaches DAY closes it again from the detail: the
+    # balances no longer tie, and the full pass lists the item behind the difference.
+    later = DAY + timedelta(days=running.ROTATION_DAYS)
+    with pytest.raises(PayoutTieOutError):
+        report_day(later)
+    assert report_rows(ledger_env, later, "payout_reconciliation.csv")[0]["status"] == "differs"
+    assert [(r["claim_id"], r["kind"], r["amount_fen"]) for r in report_rows(ledger_env, later, "payout_exceptions.csv")
+            if r["kind"] == "ledger_amount_differs"] == [("C2", "ledger_amount_differs", "100")]
+    with Session(engine) as session:
+        assert running.stale_days(session, later) == []
+
+
+def _history_reads(plans: dict[str, list[str]]) -> list[str]:
+    """Steps that read a history table whole, or everything before a day (a one-sided
+    range up to D); bounded windows and what came after D (nothing, on the day's own
+    run) are allowed."""
+    found = []
+    for statement, steps in plans.items():
+        aliases = {alias: table for table, alias in
+                   re.findall(r"\b(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?(\w+)", statement, flags=re.IGNORECASE)}
+        for step in steps:
+            words = step.split()
+            if words[0] not in ("SCAN", "SEARCH") or aliases.get(words[1], words[1]) not in HISTORY:
+                continue
+            first = re.search(r"\((\w+)([<>=]+)", step)
+            if words[0] == "SCAN" or "AUTOMATIC" in step or (
+                    first and first.group(2).startswith("<") and f"{first.group(1)}>" not in step):
+                found.append(f"{step}  <-  {statement[:200]}")
+    return found
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
+def test_a_day_s_report_reads_the_history_only_through_bounded_windows(ledger_env: Path) -> None:
+    _two_days(ledger_env)
+    with captured_plans(engine_for(load_settings().database_url)) as plans:
+        report_day(NEXT)
+    assert len(plans) >= 20
+    assert _history_reads(plans) == []
+    assert _history_reads({"SELECT x FROM decision": ["SCAN decision"]})  # the check can fail
