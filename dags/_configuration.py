@@ -4,9 +4,9 @@ backend Airflow is configured with), behind the environment.
 ``claims.settings`` imports no Airflow: it asks the sources registered with
 ``register_source`` for what the environment does not set. This module is the
 Airflow one. It is registered when ``claims_dags`` is imported, but it looks
-nothing up until a setting is read, which happens inside tasks, never while a
-DAG file is parsed (tests/dags/test_dag_validity.py holds the parse to no
-look-ups).
+nothing up outside a process that talks to Airflow's supervisor (a task, the
+triggerer): never while a DAG file is parsed (tests/dags/test_dag_validity.py
+holds the parse to no look-ups), nor in the ``claims`` command itself.
 
 | setting | Airflow |
 |---|---|
@@ -17,6 +17,7 @@ look-ups).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 LEDGER_CONNECTION = "claims_ledger"
@@ -50,8 +51,19 @@ def _variable(key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _in_airflow_process() -> bool:
+    """Whether this process talks to Airflow's supervisor: a task (also under
+    ``dag.test()``) or the triggerer. Elsewhere (the ``claims`` command before it
+    has configured Airflow, a DAG file's parse) nothing is looked up, and Airflow
+    is not imported by a look-up before its home is set."""
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    return runner is not None and getattr(runner, "SUPERVISOR_COMMS", None) is not None
+
+
 def airflow_setting(name: str) -> str | None:
-    """The value Airflow holds for a setting, or None."""
+    """The value Airflow holds for a setting, or None (also outside a task)."""
+    if not _in_airflow_process():
+        return None
     value: str | None = None
     if name == "CLAIMS_DATABASE_URL":
         conn = _connection(LEDGER_CONNECTION)

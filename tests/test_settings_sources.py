@@ -79,3 +79,15 @@ def test_a_ledger_connection_becomes_a_sqlalchemy_url(parts: tuple, url: str) ->
 def test_a_connection_of_another_type_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="type 'mysql'"):
         sqlalchemy_url("mysql", "h", "claims")
+
+
+def test_outside_a_task_the_airflow_source_looks_nothing_up(tmp_path: Path) -> None:
+    """The claims command imports claims_dags (run-day) and reads its settings before
+    it has pointed Airflow at its home: reading them must not import Airflow."""
+    code = ("import sys, claims_dags\nfrom claims.settings import load_settings\n"
+            "print(load_settings().database_url, 'airflow' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW"))}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [f"sqlite:///{tmp_path / 'var' / 'claims.db'}", "False"]
