@@ -17,7 +17,8 @@
   cut-off (``CLAIMS_PAYOUT_CUTOFF``) plus ``CLAIMS_PAYOUTS_DEADLINE_MARGIN_MINUTES``
   (default 60), or at ``CLAIMS_INGEST_DEADLINE`` (``HH:MM``, default ``07:00``).
   Those settings are read by the scheduler when it creates the run (environment,
-  else the Airflow variable of the lower-case name).
+  else the Airflow variable of the lower-case name). Backfills, and manual runs
+  made after their deadline, get none (:func:`deadline_applies`).
 
 :class:`BusinessDayDeadline` is a custom deadline reference: Airflow's scheduler
 finds it through the plugin ``claims`` (``claims_dags._plugin``, the entry point
@@ -282,7 +283,20 @@ class BusinessDayDeadline(BaseDeadlineReference):
             logging.getLogger(ALERT_LOGGER).warning(
                 "no business day for run %s of %s: no deadline", kwargs["run_id"], kwargs["dag_id"])
             return None
-        return self.deadline_for(date.fromisoformat(day), session).astimezone(ZoneInfo("UTC"))
+        deadline = self.deadline_for(date.fromisoformat(day), session).astimezone(ZoneInfo("UTC"))
+        if not deadline_applies(str(getattr(run.run_type, "value", run.run_type)), deadline, datetime.now(ZoneInfo("UTC"))):
+            return None
+        return deadline
+
+
+def deadline_applies(run_type: str, deadline: datetime, now: datetime) -> bool:
+    """Scheduled and asset-triggered runs always get their deadline (one created
+    after it, say after a scheduler outage, is late at once). A backfill never does,
+    nor a manual run made after the deadline had passed: re-running an old day on
+    purpose is not a late day (``claims run-day`` of a past day included)."""
+    if run_type == "backfill":
+        return False
+    return not (run_type == "manual" and deadline <= now)
 
 
 def payouts_deadline() -> DeadlineAlert:

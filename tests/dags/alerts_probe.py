@@ -132,12 +132,16 @@ from sqlalchemy.orm import selectinload  # noqa: E402
 runs = {}
 with create_session() as session:
     serdag = SerializedDagModel.get_dag("probe_deadlines", session=session)
-    for day in (late_day, timely_day):
+    # the late day as the scheduler runs it, the timely day by hand before its
+    # deadline, and a re-run by hand of the late day (no deadline: it is on purpose)
+    for day, run_type, label in ((late_day, DagRunType.SCHEDULED, late_day), (timely_day, DagRunType.MANUAL, timely_day),
+                                 (late_day, DagRunType.MANUAL, f"rerun {late_day}")):
         run = serdag.create_dagrun(
-            run_id=f"manual__probe_{day}", logical_date=None, data_interval=None, run_after=timezone.utcnow(),
-            conf={"business_date": day}, run_type=DagRunType.MANUAL, triggered_by=DagRunTriggeredByType.TEST,
-            state=DagRunState.RUNNING, start_date=timezone.utcnow(), session=session)
-        runs[day] = run.run_id
+            run_id=f"{run_type.value}__probe_{label.replace(' ', '_')}", logical_date=None, data_interval=None,
+            run_after=timezone.utcnow(), conf={"business_date": day}, run_type=run_type,
+            triggered_by=DagRunTriggeredByType.TEST, state=DagRunState.RUNNING, start_date=timezone.utcnow(),
+            session=session)
+        runs[label] = run.run_id
     session.commit()
     result["deadlines_created"] = sorted(
         [{"day": next(d for d, r in runs.items() if r == run_id), "deadline": when.isoformat()}

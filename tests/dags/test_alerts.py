@@ -68,8 +68,18 @@ def test_deadlines_are_the_business_days_cutoff_and_hour_in_shanghai(probe: dict
 
 
 def test_a_run_that_ends_in_time_drops_its_deadlines_and_a_late_one_keeps_them(probe: dict) -> None:
-    assert set(probe["deadline_runs"].values()) == {"success"}
+    assert set(probe["deadline_runs"].values()) == {"success"} and len(probe["deadline_runs"]) == 3
     assert probe["deadlines_left"] == [LATE_DAY, LATE_DAY]
+
+
+def test_a_manual_rerun_or_a_backfill_of_a_past_day_is_not_late() -> None:
+    from claims_dags._alerts import deadline_applies
+
+    now = datetime(2026, 1, 2, tzinfo=ZoneInfo("UTC"))
+    past, ahead = now - timedelta(days=1), now + timedelta(hours=1)
+    assert deadline_applies("scheduled", past, now) and deadline_applies("asset_triggered", past, now)
+    assert deadline_applies("manual", ahead, now) and not deadline_applies("manual", past, now)
+    assert not deadline_applies("backfill", ahead, now)
 
 
 def test_missed_deadlines_fire_in_the_triggerer_as_log_lines_and_mails(probe: dict) -> None:
@@ -82,7 +92,7 @@ def test_missed_deadlines_fire_in_the_triggerer_as_log_lines_and_mails(probe: di
     for kind, hour in (("payouts_late", "19:45"), ("ingestion_late", "22:30")):
         assert late[kind]["business_date"] == LATE_DAY and late[kind]["dag"] == "probe_deadlines"
         assert late[kind]["deadline"] == f"{LATE_DAY}T{hour}:00+00:00"
-        assert late[kind]["run"] == f"manual__probe_{LATE_DAY}"
+        assert late[kind]["run"] == f"scheduled__probe_{LATE_DAY}"
         assert late[kind]["cause"] == f"not finished by {LATE_DAY}T{hour}:00+00:00"
     subjects = sorted(mail["subject"] for mail in probe["mails"] if "_late" in mail["subject"])
     assert subjects == [f"[claims] ingestion_late: probe_deadlines business day {LATE_DAY}",
