@@ -231,7 +231,7 @@ def business_day_runs(day: date) -> Iterator[list]:  # type: ignore[type-arg]
             logical_date=None, data_interval=None, run_after=now, conf=conf,
             run_type=DagRunType.MANUAL, state=DagRunState.RUNNING,
             triggered_by=DagRunTriggeredByType.CLI, triggering_user_name=RUN_DAY_USER,
-            start_date=now, partition_key=key, partition_date=dag.timetable.resolve_partition_date(key),
+            start_date=now, partition_key=key, partition_date=partition_date_of(dag.timetable, day),
             session=session,
         )
         made.append(run)
@@ -249,6 +249,20 @@ def business_day_runs(day: date) -> Iterator[list]:  # type: ignore[type-arg]
             mock.patch.object(SerializedDAG, "clear_dags", lambda *args, **kwargs: 0), \
             mock.patch.object(sdk_dag, "_run_task", run_task_logged):
         yield made
+
+
+def partition_date_of(timetable, day: date):  # type: ignore[no-untyped-def]
+    """The partition date the scheduler and Airflow's backfill give day's run (the
+    cron tick of a CronPartitionTimetable: a backfill then knows run-day's runs),
+    else what the timetable decodes from the key."""
+    from zoneinfo import ZoneInfo
+
+    start = datetime.combine(day, datetime.min.time(), ZoneInfo("Asia/Shanghai"))
+    with contextlib.suppress(NotImplementedError):  # asset-partitioned: no cadence of its own
+        for info in timetable.iter_partition_dagrun_infos(
+                earliest=start, latest=start.replace(hour=23, minute=59, second=59)):
+            return info.partition_date
+    return timetable.resolve_partition_date(day.isoformat())
 
 
 def task_log_path(ti) -> Path:  # type: ignore[no-untyped-def]
