@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DAY    ?= 2025-09-30
 ORDERS ?= 20000
 
-.PHONY: demo test browser bench model lint clean
+.PHONY: demo test browser bench model lint clean airflow
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/claims simulate --date $(DAY) --orders $(ORDERS)
 	$(BIN)/claims run-day $(DAY)
+
+# Airflow's own UI (api-server, scheduler, dag-processor, triggerer: `airflow standalone`)
+# on the metadata `claims run-day` wrote under ./var/airflow: http://localhost:8080,
+# user admin, password in var/airflow/simple_auth_manager_passwords.json.generated.
+# The DAGs come up paused: see README, "Operations", before unpausing any.
+airflow: $(BIN)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/var/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(CURDIR)/var/airflow/airflow.db \
+	AIRFLOW__API_AUTH__JWT_SECRET=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))') \
+	$(BIN)/airflow standalone
 
 # The reports' browser test opens the HTML in Debian's chromium (nothing can
 # download a browser build at run time); a CJK font makes its screenshots legible.
