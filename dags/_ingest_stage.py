@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Asset, PokeReturnValue, dag, task
+from claims_dags._alerts import ingestion_deadline
 from claims_dags._notes import ARRIVALS_XCOM
 from claims_dags._wiring import (
     DEFAULT_ARGS,
@@ -43,6 +44,7 @@ def build_ingest_dag(source: str, doc: str, start_date):  # type: ignore[no-unty
         tags=[*TAGS, "ingest"],
         params=PARAMS,
         doc_md=doc,
+        deadline=ingestion_deadline(),
     )
     def ingest_dag():  # type: ignore[no-untyped-def]
         @task.sensor(poke_interval=600, timeout=8 * 3600, mode="reschedule", soft_fail=False,

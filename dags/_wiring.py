@@ -15,22 +15,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from airflow.sdk import CronPartitionTimetable, Param, PartitionedAssetTimetable
+from claims_dags._alerts import FAILURE_NOTIFIERS
 
 OWNER = "claims-operations"
 TAGS = ["claims", "occupational-injury"]
-
-
-def alert_operations(context) -> None:  # type: ignore[no-untyped-def]
-    """Failure alert: an ERROR log line operators' log shipping pages on. Swap in
-    Airflow's SmtpNotifier or a chat notifier per deployment (infra/)."""
-    import logging
-
-    ti = context.get("task_instance")
-    logging.getLogger("claims.alerts").error(
-        "claims task failed: dag=%s task=%s run=%s business_date=%s",
-        getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), getattr(ti, "run_id", "?"),
-        (context.get("params") or {}).get("business_date", ""),
-    )
 
 
 #: Transient errors (a store or database briefly unreachable) are retried after 2,
@@ -44,7 +32,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
-    "on_failure_callback": alert_operations,
+    "on_failure_callback": FAILURE_NOTIFIERS,  # a JSON log line, and a mail when configured
 }
 
 #: The partition key of a run: its business day.

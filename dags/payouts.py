@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Asset, Param, PokeReturnValue, dag, task
+from claims_dags._alerts import payouts_deadline
 from claims_dags._ingest_stage import ledger_asset
 from claims_dags._wiring import (
     DEFAULT_ARGS,
@@ -50,6 +51,7 @@ DECISIONS = Asset("claims://ledger/decisions")
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    deadline=payouts_deadline(),
     tags=[*TAGS, "payouts"],
     params={
         **PARAMS,
