@@ -104,15 +104,14 @@ def payout_cutoff(day):  # type: ignore[no-untyped-def]
     """The first tick of ``CLAIMS_PAYOUT_CUTOFF`` (cron, Asia/Shanghai, default
     ``0 3 * * *``) after business day ``day`` ends. Read when the task runs, so the
     DAG's shape never depends on it."""
-    import os
     from datetime import datetime, time
 
     from croniter import croniter
 
     from claims.calendar import SHANGHAI
-    from claims.settings import ConfigurationError
+    from claims.settings import ConfigurationError, setting
 
-    expression = os.environ.get("CLAIMS_PAYOUT_CUTOFF", "0 3 * * *")
+    expression = setting("CLAIMS_PAYOUT_CUTOFF", "0 3 * * *") or "0 3 * * *"  # environment, else the variable
     if not croniter.is_valid(expression):
         raise ConfigurationError(f"CLAIMS_PAYOUT_CUTOFF is a cron expression, got {expression!r}")
     end = datetime.combine(day + timedelta(days=1), time(0, 0), SHANGHAI)

@@ -106,3 +106,38 @@ def test_a_cron_cutoff_and_an_hour_give_the_next_days_moment() -> None:
     assert time_after(day, "0 3 * * *").isoformat() == "2025-10-01T03:00:00+08:00"
     assert time_after(day, "30 23 * * *").isoformat() == "2025-10-01T23:30:00+08:00"
     assert time_after(day, "07:15").isoformat() == "2025-10-01T07:15:00+08:00"
+
+
+WIRING_PROBE = """
+import json, os, sys, tempfile
+home = tempfile.mkdtemp()
+os.environ.update(AIRFLOW_HOME=home, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db")
+from claims_dags.runner import prepare_airflow_environment
+prepare_airflow_environment()
+from airflow.dag_processing.dagbag import DagBag
+from claims_dags import DAGS_FOLDER
+from claims_dags._alerts import ClaimsAlertNotifier
+bag = DagBag(str(DAGS_FOLDER))
+assert not bag.import_errors, bag.import_errors
+def callbacks(task):
+    value = task.on_failure_callback
+    return value if isinstance(value, (list, tuple)) else [value]
+print(json.dumps({dag.dag_id: {
+    "deadlines": sorted(alert.callback.kwargs["kind"] for alert in (dag.deadline or [])),
+    "unalerted": [t.task_id for t in dag.tasks if not any(isinstance(c, ClaimsAlertNotifier) for c in callbacks(t))],
+} for dag in bag.dags.values()}))
+"""
+
+
+def test_the_dags_carry_the_notifier_and_their_deadlines(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW"))}
+    done = subprocess.run([sys.executable, "-c", WIRING_PROBE], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    wiring = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {dag_id: w["unalerted"] for dag_id, w in wiring.items() if w["unalerted"]} == {}
+    assert {dag_id: w["deadlines"] for dag_id, w in wiring.items() if w["deadlines"]} == {
+        **{f"ingest_{source}": ["ingestion_late"]
+           for source in ("orders", "claims", "determinations", "bank_returns", "declarations")},
+        "payouts": ["payouts_late"],
+    }
