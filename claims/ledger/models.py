@@ -570,3 +570,14 @@ class ReportAnsweredDay(Base):
     item_day: Mapped[date] = mapped_column(Date, primary_key=True)
     province_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     answered_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportTrendMonth(Base):
+    """A past month's row of the monthly trends, per province, as the month stood at
+    its end (the claims filed in it, as of its last day): a deterministic function of
+    the ledger, kept once so that a day's report reads one row, not a month of claims."""
+
+    __tablename__ = "report_trend_month"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)  # JSON: province ('*' the country) -> the trend row

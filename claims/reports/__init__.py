@@ -48,21 +48,24 @@ def report_day(day: date, settings: Settings | None = None, *, province: str | N
     upgrade(settings.database_url)
     from sqlalchemy.orm import Session
 
-    from claims.reports.province import window_start
+    from claims.reports.province import detail_window_start
     from claims.reports.reconcile import payout_reconciliation_as_of
     from claims.reports.totals import finance_files
+    from claims.reports.trends import past_months
 
     engine = engine_for(settings.database_url)
-    window = window_start(day)
+    window = detail_window_start(day)
     alert_days = in_transit_alert_days()
     payouts = payout_reconciliation_as_of(engine, day, alert_days,
                                           lambda: load_snapshot(engine, day, None, window, history=True))
     with Session(engine) as session:
         finance = finance_files(session, day)
-    snapshot = load_snapshot(engine, day, open_store(settings.lake_url), window)
+    lake = open_store(settings.lake_url)
+    months = past_months(engine, lake, day)
+    snapshot = load_snapshot(engine, day, lake, window)
     outbox = open_store(settings.outbox_url)
     result = render_reports(snapshot, outbox, alert_days, only_province=province, payouts=payouts,
-                            extra_files=finance)
+                            extra_files=finance, past_months=months)
     if check and not result.payouts_tie_out:
         raise PayoutTieOutError(
             f"payouts of {day.isoformat()} do not tie out in province(s) {', '.join(result.differing_provinces)}: "

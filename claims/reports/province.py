@@ -16,7 +16,7 @@ A figure of 0 rests on no one and is shown.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -39,8 +39,15 @@ def periods_of(day: date) -> list[tuple[str, date, date]]:
             ("last_30_days", day - timedelta(days=29), day)]
 
 
+def detail_window_start(day: date) -> date:
+    """The first day the reports of ``day`` read in detail: the CSV's periods and the
+    daily trends (month to date, last 30 days). Earlier months of the monthly trends
+    are read as they stood at their end (claims.reports.trends)."""
+    return min(day.replace(day=1), day - timedelta(days=29))
+
+
 def window_start(day: date) -> date:
-    """The first day any report of ``day`` reads: 12 months of monthly trends."""
+    """The first day of 12 months of monthly trends."""
     first = day.replace(day=1)
     for _ in range(11):
         first = (first - timedelta(days=1)).replace(day=1)
@@ -287,24 +294,35 @@ def trend_spans(day: date) -> dict[str, list[tuple[date, date]]]:
     return {"daily": daily, "monthly": monthly}
 
 
-def all_trends(snapshot: Snapshot, views: list[ClaimView]) -> dict[str | None, dict[str, list[dict[str, object]]]]:
+def all_trends(snapshot: Snapshot, views: list[ClaimView],
+               past_months: Mapping[str, Mapping[str, dict[str, object]]] | None = None,
+               ) -> dict[str | None, dict[str, list[dict[str, object]]]]:
     """Daily figures over the last 30 days and monthly over the last 12 months, for
     every province (all platforms), the whole country (key None) and a province
-    without activity (key ""), suppressed like the CSV; one pass per span."""
+    without activity (key ""), suppressed like the CSV; one pass per span.
+    ``past_months``: the rows of months before D's month, by month and province
+    ('*' the country), as those months stood at their end (claims.reports.trends);
+    without them every month is computed from the snapshot."""
     result: dict[str | None, dict[str, list[dict[str, object]]]] = defaultdict(lambda: defaultdict(list))
     for name, spans in trend_spans(snapshot.day).items():
         for index, (start, end) in enumerate(spans):
-            groups = figures_by_group(snapshot, views, start, end, by_platform=False)
-            total = Figures()
-            for figures in groups.values():
-                _merge(total, figures)
-            label = start.strftime("%m-%d") if name == "daily" else start.strftime("%Y-%m")
-            for province, figures in [*((p, f) for (p, _all), f in groups.items()), (None, total), ("", Figures())]:
+            label = _label(name, start)
+            stored = (past_months or {}).get(label) if name == "monthly" else None
+            if stored is not None:
+                rows: list[tuple[str | None, dict[str, object]]] = [
+                    (None if province == ALL_PLATFORMS else province, dict(row)) for province, row in stored.items()]
+            else:
+                groups = figures_by_group(snapshot, views, start, end, by_platform=False)
+                total = Figures()
+                for figures in groups.values():
+                    _merge(total, figures)
+                rows = [*((p, f.row()) for (p, _all), f in groups.items()), (None, total.row())]
+            for province, row in [*rows, ("", Figures().row())]:
                 series = result[province][name]
                 while len(series) < index:  # a province without figures in earlier spans: empty ones
                     series.append(dict(Figures().row(), start=spans[len(series)][0].isoformat(),
                                        label=_label(name, spans[len(series)][0])))
-                series.append(dict(figures.row(), start=start.isoformat(), label=label))
+                series.append(dict(row, start=start.isoformat(), label=label))
     for series_by_name in result.values():
         for name, spans in trend_spans(snapshot.day).items():
             series = series_by_name[name]
@@ -312,6 +330,17 @@ def all_trends(snapshot: Snapshot, views: list[ClaimView]) -> dict[str | None, d
                 series.append(dict(Figures().row(), start=spans[len(series)][0].isoformat(),
                                    label=_label(name, spans[len(series)][0])))
     return result
+
+
+def month_rows(snapshot: Snapshot, start: date, end: date) -> dict[str, dict[str, object]]:
+    """The trend rows of one span by province ('*' the country), from the snapshot."""
+    groups = figures_by_group(snapshot, claim_views(snapshot), start, end, by_platform=False)
+    total = Figures()
+    for figures in groups.values():
+        _merge(total, figures)
+    rows = {province: figures.row() for (province, _all), figures in groups.items()}
+    rows[ALL_PLATFORMS] = total.row()
+    return rows
 
 
 def _label(name: str, start: date) -> str:

@@ -427,6 +427,8 @@ def _decisions_of(session: Session, keys: Iterable[ClaimKey], day: date | None) 
 
 
 def _item_rows(session: Session, day: date, *conditions: Any) -> list[ItemRow]:
+    """Items up to ``day`` meeting ``conditions`` (the day filter is applied here, not
+    in SQL, so that SQLite looks items up by the conditions' index, never by day)."""
     released = {d for (d,) in session.execute(select(PayoutRelease.business_day)
                                                .where(PayoutRelease.business_day <= day))}
     return [
@@ -436,7 +438,8 @@ def _item_rows(session: Session, day: date, *conditions: Any) -> list[ItemRow]:
             select(PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
                    PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
                    PayoutItem.returned_on)
-            .where(PayoutItem.business_day <= day, *conditions).order_by(PayoutItem.end_to_end_id))]
+            .where(*conditions).order_by(PayoutItem.end_to_end_id))
+        if business_day <= day]
 
 
 def _day_ledger_differences(session: Session, day: date) -> list[dict[str, object]]:
@@ -482,9 +485,14 @@ def _owed_from_work_list(session: Session, day: date, figures: Any,
     release); otherwise every claim is looked at."""
     candidates: set[ClaimKey] = {(p, c) for p, c in session.execute(
         select(PayoutWork.platform_code, PayoutWork.claim_id))}
-    for model in (Decision, PayoutItem, LedgerTransaction):
+    for model in (Decision, PayoutItem):
         candidates |= {(p, c) for p, c in session.execute(
             select(model.platform_code, model.claim_id).where(model.business_day > day))}
+    # approvals and payments after D (the kind is filtered here: SQLite would read
+    # every transaction of the kind through the (kind, reference) index)
+    candidates |= {(p, c) for p, c, kind in session.execute(
+        select(LedgerTransaction.platform_code, LedgerTransaction.claim_id, LedgerTransaction.kind)
+        .where(LedgerTransaction.business_day > day)) if kind in ("approve", "disburse")}
     snapshot = Snapshot(day)
     snapshot.decisions = _decisions_of(session, candidates, day)
     # live items and returned ones, each through its partial index of claims

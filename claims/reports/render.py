@@ -52,7 +52,8 @@ class Rendered:
 
 def render_reports(snapshot: Snapshot, outbox: Store, in_transit_alert_days: int,
                    only_province: str | None = None, payouts: PayoutReconciliation | None = None,
-                   extra_files: dict[str, bytes] | None = None) -> Rendered:
+                   extra_files: dict[str, bytes] | None = None,
+                   past_months: dict[str, dict[str, dict[str, object]]] | None = None) -> Rendered:
     """Every file of ``reports/date={D}/``; ``payouts`` as reconciled from the running
     totals (else from the snapshot's whole history), ``extra_files`` the finance CSVs."""
     from claims.reference import load_reference
@@ -84,7 +85,7 @@ def render_reports(snapshot: Snapshot, outbox: Store, in_transit_alert_days: int
         "files": [*CSV_FILES],
     }
     html = HtmlReports(snapshot, reference, premiums, payouts.lines, payouts.exceptions, provinces, views,
-                       summary)
+                       summary, past_months)
     province_codes = sorted({str(line["province_code"]) for line in provinces})
     files["index.html"] = html.overview(province_codes)
     files["finance.html"] = html.finance()
@@ -192,7 +193,8 @@ def _float(value: object, scale: int = 1) -> float | None:
 class HtmlReports:
     def __init__(self, snapshot: Snapshot, reference: object, premiums: list[dict[str, object]],
                  payout_lines: list[dict[str, object]], exceptions: list[dict[str, object]],
-                 provinces: list[dict[str, object]], views: list, summary: dict[str, object]) -> None:
+                 provinces: list[dict[str, object]], views: list, summary: dict[str, object],
+                 past_months: dict[str, dict[str, dict[str, object]]] | None = None) -> None:
         import jinja2
 
         self.snapshot = snapshot
@@ -203,7 +205,7 @@ class HtmlReports:
         self.provinces = provinces
         self.views = views
         self.summary = summary
-        self.trends = all_trends(snapshot, views)
+        self.trends = all_trends(snapshot, views, past_months)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_folder() / "reports")),
                                       autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         self.env.filters.update(yuan=yuan, count=count, percent=percent, number=number)

@@ -113,3 +113,29 @@ def test_a_day_s_report_reads_the_history_only_through_bounded_windows(ledger_en
     assert len(plans) >= 20
     assert _history_reads(plans) == []
     assert _history_reads({"SELECT x FROM decision": ["SCAN decision"]})  # the check can fail
+
+
+def test_a_past_month_of_the_trends_is_kept_as_it_stood_at_its_end(ledger_env: Path) -> None:
+    import json
+
+    from claims.ledger.models import ReportTrendMonth
+    from claims.reports.province import month_rows
+    from claims.reports.snapshot import load_snapshot
+    from claims.store import open_store
+
+    august = date(2025, 8, 20)
+    land_claims(ledger_env, august, 6)
+    run(august)
+    report_day(DAY)
+    settings = load_settings()
+    engine = engine_for(settings.database_url)
+    with Session(engine) as session:
+        kept = json.loads(session.execute(select(ReportTrendMonth.body).where(
+            ReportTrendMonth.month == "2025-08")).scalar_one())
+    month_end = date(2025, 8, 31)
+    fresh = month_rows(load_snapshot(engine, month_end, open_store(settings.lake_url), date(2025, 8, 1)),
+                       date(2025, 8, 1), month_end)
+    assert kept == json.loads(json.dumps(fresh))
+    assert "claims_filed" in str(kept["110000"]["suppressed"])  # six claims of one worker
+    html = (ledger_env / "outbox" / "reports" / f"date={DAY}" / "province=110000.html").read_text("utf-8")
+    assert "2025-08" in html

@@ -8,6 +8,8 @@ Revises: 0014
   a day's reports read per-day totals instead of every decision, item and
   posting ever made. Nothing is backfilled: the first report after the upgrade
   closes every earlier day once.
+- ``report_trend_month``: a past month's row of the monthly trends, as the month
+  stood at its end, computed once.
 - ``declaration``: an amended declaration is a new version (CONTRACT.md's feed
   allows amendments): the one-row-per-key constraint becomes an index, and a
   file's line is loaded once.
@@ -53,8 +55,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('business_day', 'item_day', 'province_code', name='pk_report_answered_day'),
     )
 
+    op.create_table(
+        'report_trend_month',
+        sa.Column('month', sa.String(length=7), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint('month', name='pk_report_trend_month'),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('report_trend_month')
     op.drop_table('report_answered_day')
     op.drop_table('report_payout_day')
     op.drop_table('report_day_close')
