@@ -39,7 +39,7 @@ class Expectations:
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Expectations:
         env = os.environ if env is None else env
-        feeds = _codes(env.get("CLAIMS_EXPECTED_FEEDS"), DEFAULT_EXPECTED_FEEDS)
+        feeds = _codes(env.get("CLAIMS_EXPECTED_FEEDS"), DEFAULT_EXPECTED_FEEDS) or ()
         unknown = sorted(set(feeds) - set(SOURCES))
         if unknown:
             raise ExpectationError(f"CLAIMS_EXPECTED_FEEDS names unknown feeds {unknown} (known: {list(SOURCES)})")
@@ -55,7 +55,8 @@ class Expectations:
                 raise ExpectationError(f"CLAIMS_EXPECTED_PLATFORMS names unregistered platforms {unknown}")
             return sorted(self.platforms)
         return sorted(code for code, platform in registered.items()
-                      if getattr(platform, "registered_from", None) is None or platform.registered_from <= day)
+                      if getattr(platform, "registered_from", None) is None
+                      or getattr(platform, "registered_from") <= day)  # noqa: B009 - any object with the field
 
     def missing(self, source: str, day: date, not_arrived: list[str], registered: Mapping[str, object]) -> list[str]:
         """The expected partitions among ``not_arrived`` (partition prefixes as the
