@@ -128,7 +128,7 @@ def test_a_ledger_dropped_mid_run_ends_with_the_summary(tmp_path: Path, postgres
     ledger = create_engine(url)
     try:
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # once the first files are in the ledger: drop it
+        while time.monotonic() < deadline and running.poll() is None:  # once files are in the ledger: drop it
             try:
                 with ledger.connect() as connection:
                     if connection.execute(text("SELECT count(*) FROM landing_file")).scalar():
