@@ -330,13 +330,16 @@ def test_a_day_with_an_expected_partition_missing_fails_without_retry_and_says_w
 
 def test_unpausing_ran_yesterday_and_released_nothing(world: World) -> None:
     scheduled = [run for run in world.runs("ingest_orders") if run["run_type"] == "scheduled"]
-    assert len(scheduled) == 1, scheduled  # catchup is off: one run, for the day that just ended
-    yesterday = scheduled[0]["partition_key"]
-    assert scheduled[0]["state"] == "failed" and "NOT ARRIVED" in scheduled[0]["note"]
-    payouts = [run for run in world.runs("payouts") if run["partition_key"] == yesterday]
-    assert [run["run_type"] for run in payouts] == ["asset_triggered"]
-    manifest = world.root / "var" / "outbox" / "payouts" / f"date={yesterday}" / "manifest.json"
-    assert not manifest.exists(), "the scheduler released payouts nobody approved"
+    # catchup is off: one run, for the day that just ended (two if the test straddled 02:00 in Shanghai)
+    assert 1 <= len(scheduled) <= 2, scheduled
+    for run in scheduled:
+        assert run["state"] == "failed" and "NOT ARRIVED" in run["note"], run
+        yesterday = run["partition_key"]
+        payouts = [p for p in world.runs("payouts") if p["partition_key"] == yesterday]
+        assert [p["run_type"] for p in payouts] in ([], ["asset_triggered"]), payouts
+        manifest = world.root / "var" / "outbox" / "payouts" / f"date={yesterday}" / "manifest.json"
+        assert not manifest.exists(), "the scheduler released payouts nobody approved"
+    assert any(p["partition_key"] == scheduled[0]["partition_key"] for p in world.runs("payouts"))
     decided = {event["partition_key"] for event in world.get("/api/v2/assets/events", limit=500)["asset_events"]
                if event["uri"] == "claims://ledger/decisions"}
     assert {run["partition_key"] for run in world.runs("payouts")} <= decided
