@@ -8,19 +8,17 @@ that does not hold is a system fault: the caller fails after writing the files.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, tuple_
+from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import (
     BankReturn,
     BankReturnResult,
-    ClaimOrder,
-    ClaimVersion,
     Decision,
     LedgerPosting,
     LedgerTransaction,
@@ -29,7 +27,16 @@ from claims.ledger.models import (
     PayoutRelease,
     PayoutWork,
 )
-from claims.reports.snapshot import BankAnswer, ClaimKey, DecisionRow, ItemRow, Snapshot, sets_approval
+from claims.reports.snapshot import (
+    BankAnswer,
+    ClaimKey,
+    DecisionRow,
+    ItemRow,
+    Snapshot,
+    as_date,
+    claim_keys,
+    sets_approval,
+)
 
 PREMIUM_COLUMNS = ["month", "platform_code", "province_code", "industry", "orders", "cancelled_orders", "premium_fen",
                    "expected_premium_fen", "mismatched_orders", "declared_orders", "declared_premium_fen",
@@ -398,48 +405,60 @@ def _lines_from_totals(figures: Any) -> list[dict[str, object]]:
     return lines
 
 
-def _chunks(keys: Iterable[ClaimKey], size: int = 500) -> Iterator[list[ClaimKey]]:
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), size):
-        yield ordered[start:start + size]
-
-
 def _decisions_of(session: Session, keys: Iterable[ClaimKey], day: date | None) -> list[DecisionRow]:
     """The approval-setting decisions of the claims (up to ``day``), in the order made."""
-    province = func.coalesce(func.nullif(ClaimOrder.province_code, ""), ClaimVersion.incident_province_code)
     rows = []
-    for chunk in _chunks(keys):
-        query = (
-            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
-                   Decision.payable_fen, Decision.pay_by, province)
-            .join(ClaimVersion, ClaimVersion.id == Decision.claim_version_id)
-            .outerjoin(ClaimOrder, and_(ClaimOrder.platform_code == ClaimVersion.platform_code,
-                                        ClaimOrder.order_id == ClaimVersion.order_id))
-            .where(tuple_(Decision.platform_code, Decision.claim_id).in_(chunk),
-                   or_(Decision.payable_fen.is_not(None), Decision.outcome == "rejected")))
-        if day is not None:
-            query = query.where(Decision.business_day <= day)
-        rows += [DecisionRow(id_, platform, claim_id, business_day, outcome,
-                             None if payable is None else int(payable), pay_by, str(province or ""))
-                 for id_, platform, claim_id, business_day, outcome, payable, pay_by, province
-                 in session.execute(query)]
+    with claim_keys(session, keys) as joined:
+        for id_, platform, claim_id, business_day, outcome, payable, pay_by, province in session.execute(text(
+                "SELECT d.id, d.platform_code, d.claim_id, d.business_day, d.outcome, d.payable_fen, d.pay_by, "
+                "COALESCE(NULLIF(o.province_code, ''), v.incident_province_code) "
+                f"FROM {joined} decision d ON d.platform_code = k.platform_code AND d.claim_id = k.claim_id "
+                "JOIN claim_version v ON v.id = d.claim_version_id "
+                "LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id "
+                "WHERE d.payable_fen IS NOT NULL OR d.outcome = 'rejected'")):
+            decided = as_date(business_day)
+            if day is None or decided <= day:
+                rows.append(DecisionRow(int(id_), platform, claim_id, decided, outcome,
+                                        None if payable is None else int(payable),
+                                        None if pay_by is None else as_date(pay_by), str(province or "")))
     return sorted(rows, key=lambda row: row.id)
+
+
+def _released(session: Session, day: date) -> set[date]:
+    return {d for (d,) in session.execute(select(PayoutRelease.business_day).where(PayoutRelease.business_day <= day))}
+
+
+def _item(row: Any, day: date, released: set[date]) -> ItemRow:
+    e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on = row
+    business_day = as_date(business_day)
+    returned_on = None if returned_on is None else as_date(returned_on)
+    return ItemRow(e2e, batch, business_day, platform, claim_id, int(instalment), province, int(amount),
+                   returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
 
 
 def _item_rows(session: Session, day: date, *conditions: Any) -> list[ItemRow]:
     """Items up to ``day`` meeting ``conditions`` (the day filter is applied here, not
     in SQL, so that SQLite looks items up by the conditions' index, never by day)."""
-    released = {d for (d,) in session.execute(select(PayoutRelease.business_day)
-                                               .where(PayoutRelease.business_day <= day))}
-    return [
-        ItemRow(e2e, batch, business_day, platform, claim_id, int(instalment), province, int(amount),
-                returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
-        for e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on in session.execute(
-            select(PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
-                   PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
-                   PayoutItem.returned_on)
-            .where(*conditions).order_by(PayoutItem.end_to_end_id))
-        if business_day <= day]
+    released = _released(session, day)
+    items = [_item(row, day, released) for row in session.execute(
+        select(PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
+               PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
+               PayoutItem.returned_on).where(*conditions).order_by(PayoutItem.end_to_end_id))]
+    return [item for item in items if item.business_day <= day]
+
+
+def _items_of(session: Session, keys: Iterable[ClaimKey], day: date) -> list[ItemRow]:
+    """The items of the claims up to ``day``: live ones and returned ones, each through
+    its partial index of claims."""
+    released = _released(session, day)
+    items = []
+    with claim_keys(session, keys) as joined:
+        for returned in ("IS NULL", "IS NOT NULL"):
+            items += [_item(row, day, released) for row in session.execute(text(
+                "SELECT i.end_to_end_id, i.batch_id, i.business_day, i.platform_code, i.claim_id, i.instalment, "
+                f"i.province_code, i.amount_fen, i.returned_on FROM {joined} payout_item i "
+                f"ON i.platform_code = k.platform_code AND i.claim_id = k.claim_id AND i.returned_on {returned}"))]
+    return sorted((item for item in items if item.business_day <= day), key=lambda item: item.end_to_end_id)
 
 
 def _day_ledger_differences(session: Session, day: date) -> list[dict[str, object]]:
@@ -495,12 +514,7 @@ def _owed_from_work_list(session: Session, day: date, figures: Any,
         .where(LedgerTransaction.business_day > day)) if kind in ("approve", "disburse")}
     snapshot = Snapshot(day)
     snapshot.decisions = _decisions_of(session, candidates, day)
-    # live items and returned ones, each through its partial index of claims
-    snapshot.items = sorted(
-        (item for chunk in _chunks(candidates) for returned in (False, True) for item in _item_rows(
-            session, day, tuple_(PayoutItem.platform_code, PayoutItem.claim_id).in_(chunk),
-            PayoutItem.returned_on.is_not(None) if returned else PayoutItem.returned_on.is_(None))),
-        key=lambda item: item.end_to_end_id)
+    snapshot.items = _items_of(session, candidates, day)
     owed = sum(amount for amount, _items in owed_by_claim(snapshot).values())
     expected = sum(figures.approved[p] - (figures.paid[p] + figures.awaiting_release[p]) + figures.returned[p]
                    for p in figures.provinces)

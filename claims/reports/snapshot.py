@@ -9,12 +9,15 @@ are read: no name, account or ID number ever reaches the reports.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, and_, func, select, tuple_
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from claims.ledger.db import ordered_join
 from claims.ledger.models import (
     AwaitingConfirmation,
     BankReturn,
@@ -278,7 +281,7 @@ def _load_awaiting(session: Session, snapshot: Snapshot) -> None:
         snapshot.awaiting[(platform, claim_id)] = confirm_by
 
 
-def _date(value: object) -> date:
+def as_date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
@@ -321,10 +324,10 @@ def _load_claims_window(session: Session, snapshot: Snapshot, start: date) -> No
         version_province[version_id] = _province(order_province, incident_province)
         if key in before:
             continue
-        partition = _date(partition)
+        partition = as_date(partition)
         if key not in first_filed or partition < first_filed[key]:
             first_filed[key] = partition
-        known = order_province if order_day is not None and _date(order_day) <= day else None
+        known = order_province if order_day is not None and as_date(order_day) <= day else None
         position = (partition, file_name.encode("utf-8"), line)  # contract order, in code points
         if key not in current or position > current[key][0]:
             current[key] = (position, worker_ref, _province(known, incident_province))
@@ -340,6 +343,30 @@ def _load_claims_window(session: Session, snapshot: Snapshot, start: date) -> No
             .where(Decision.business_day >= start, Decision.business_day <= day).order_by(Decision.id))
         if (platform, claim_id) in snapshot.claims
     ]
+
+
+_KEYS = "report_claim_keys"
+
+
+@contextmanager
+def claim_keys(session: Session, keys: Iterable[ClaimKey]) -> Iterator[str]:
+    """A temporary table of claim keys, to join the history from (a row-value IN
+    list is planned as a scan of the whole table by SQLite); with ``ordered_join``
+    the keys lead."""
+    from sqlalchemy import text
+
+    connection = session.connection()
+    connection.execute(text(f"DROP TABLE IF EXISTS {_KEYS}"))
+    connection.execute(text(f"CREATE TEMPORARY TABLE {_KEYS} (platform_code VARCHAR(32) NOT NULL, "
+                            "claim_id VARCHAR(64) NOT NULL, PRIMARY KEY (platform_code, claim_id))"))
+    rows = [{"platform_code": p, "claim_id": c} for p, c in sorted(set(keys))]
+    if rows:
+        connection.execute(text(f"INSERT INTO {_KEYS} (platform_code, claim_id) VALUES (:platform_code, :claim_id)"),
+                           rows)
+    try:
+        yield f"{_KEYS} k {ordered_join(connection.dialect.name)}"
+    finally:
+        connection.execute(text(f"DROP TABLE IF EXISTS {_KEYS}"))
 
 
 def _load_items_window(session: Session, snapshot: Snapshot, start: date) -> None:
@@ -366,19 +393,23 @@ def _load_items_window(session: Session, snapshot: Snapshot, start: date) -> Non
                 returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
         for e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on
         in (rows[key] for key in sorted(rows))]
-    outside = sorted({(item.platform_code, item.claim_id) for item in snapshot.items} - set(snapshot.claims))
-    for chunk in range(0, len(outside), 500):
-        keys = outside[chunk:chunk + 500]
-        current: dict[ClaimKey, tuple] = {}
-        for platform, claim_id, partition, file_name, line, worker_ref in session.execute(
-                select(ClaimVersion.platform_code, ClaimVersion.claim_id, ClaimVersion.partition_date,
-                       ClaimVersion.file_name, ClaimVersion.line, ClaimVersion.worker_ref)
-                .where(tuple_(ClaimVersion.platform_code, ClaimVersion.claim_id).in_(keys),
-                       ClaimVersion.business_day <= day)):
-            position = (partition, file_name.encode("utf-8"), line)
+    outside = {(item.platform_code, item.claim_id) for item in snapshot.items} - set(snapshot.claims)
+    if not outside:
+        return
+    from sqlalchemy import text
+
+    current: dict[ClaimKey, tuple] = {}
+    with claim_keys(session, outside) as keys:
+        for platform, claim_id, partition, file_name, line, worker_ref, business_day in session.execute(text(
+                f"SELECT v.platform_code, v.claim_id, v.partition_date, v.file_name, v.line, v.worker_ref, "
+                f"v.business_day FROM {keys} claim_version v "
+                "ON v.platform_code = k.platform_code AND v.claim_id = k.claim_id")):
+            if as_date(business_day) > day:
+                continue
+            position = (as_date(partition), file_name.encode("utf-8"), line)
             if (platform, claim_id) not in current or position > current[(platform, claim_id)][0]:
                 current[(platform, claim_id)] = (position, worker_ref)
-        snapshot.claimants.update({key: ref for key, (_position, ref) in current.items()})
+    snapshot.claimants.update({key: ref for key, (_position, ref) in current.items()})
 
 
 def _load_money(session: Session, snapshot: Snapshot) -> None:
@@ -431,7 +462,7 @@ def _load_holds(session: Session, snapshot: Snapshot) -> None:
             select(PayoutException.platform_code, PayoutException.claim_id, PayoutException.province_code,
                    PayoutException.amount_fen, PayoutException.reason_code, first_held)
             .where(PayoutException.business_day == day).order_by(PayoutException.id)):
-        snapshot.holds.append((platform, claim_id, province or "", int(amount), code, _date(since)))
+        snapshot.holds.append((platform, claim_id, province or "", int(amount), code, as_date(since)))
 
 
 def _load_workers(lake: Store, files: list[tuple[str, date, str]], snapshot: Snapshot) -> None:
