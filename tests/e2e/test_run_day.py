@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,11 @@ def run_day(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
+
+
+def start(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(CLAIMS_COMMAND), "run-day", DAY.isoformat()], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def base_env(tmp_path: Path) -> dict[str, str]:
@@ -90,10 +96,28 @@ def check_against_simulation(report, read: Callable[[str], bytes], keys: Callabl
 
 
 def test_embedded_default_sqlite_and_local_folders(tmp_path: Path) -> None:
+    """The day against the simulation, and a re-run that reads nothing and changes
+    nothing. Over the same runs: while the first holds the lock, a second run-day
+    refuses at once, naming it (issue 13, item 10); a payout file and the manifest
+    removed before the re-run are rendered again byte-identical and listed under
+    WARNINGS, and a third run has nothing to warn of (item 11). Those two were a
+    test of their own in test_run_day_faults.py, three more run-days."""
     report = simulate_day(DAY, open_store(str(tmp_path / "var" / "landing")), orders=3000, seed=3, defect_share=0.02)
     env = base_env(tmp_path)
-    first = run_day(env, tmp_path)
-    assert "ingest_orders" in first.stdout and "FAILED" not in first.stdout
+    running = start(env, tmp_path)
+    lock = tmp_path / "airflow" / "run-day.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline and running.poll() is None:
+        time.sleep(0.1)
+    refused = subprocess.run([str(CLAIMS_COMMAND), "run-day", DAY.isoformat()], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=600)
+    stdout, stderr = running.communicate(timeout=900)
+    assert running.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert refused.stderr.startswith(f"claims run-day: refused: another claims run-day (day {DAY.isoformat()}, "
+                                     f"pid {running.pid}, started ")
+    assert len(refused.stderr.splitlines()) == 1
+    assert "ingest_orders" in stdout and "FAILED" not in stdout
     outbox = tmp_path / "var" / "outbox"
 
     def read(key: str) -> bytes:
@@ -106,11 +130,21 @@ def test_embedded_default_sqlite_and_local_folders(tmp_path: Path) -> None:
     before = {key: read(key) for key in keys("") if not key.startswith("quality/")}
     database = (tmp_path / "var" / "claims.db").stat().st_size
 
+    payouts = outbox / "payouts" / f"date={DAY.isoformat()}"
+    missing = [payouts / "manifest.json", sorted(payouts.rglob("*.xml"))[0]]
+    for path in missing:
+        path.unlink()
     second = run_day(env, tmp_path)
     assert "new files read by this run: 0" in second.stdout
     after = {key: read(key) for key in keys("") if not key.startswith("quality/")}
-    assert after == before
+    assert after == before  # the removed files too: rewritten byte-identical
     assert (tmp_path / "var" / "claims.db").stat().st_size == database
+    warnings = second.stdout.split("WARNINGS (2):\n", 1)[1].splitlines()[:2]
+    assert sorted(warnings) == sorted(
+        f"  published file was missing, rewritten byte-identical to its record: {path.relative_to(outbox).as_posix()}"
+        for path in missing)
+    third = run_day(env, tmp_path)
+    assert "WARNINGS" not in third.stdout
 
 
 @pytest.mark.postgres

@@ -2,11 +2,11 @@
 that has not begun is refused; an unreachable ledger, an unwritable outbox or a
 ledger dropped mid-run end with the summary naming the failed DAG, task and cause
 in one line (tracebacks in the log file it names); a second run-day waits its
-turn; a published payout file that went missing is rendered again and said."""
+turn; a published payout file that went missing is rendered again and said (through
+Airflow, both are held over the runs of test_run_day.py's embedded-default test)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -155,40 +155,10 @@ def test_a_ledger_dropped_mid_run_ends_with_the_summary(tmp_path: Path, postgres
 
 # -- item 10: two run-days at once; item 11: a published file that went missing -----------
 
-@pytest.mark.slow
-@pytest.mark.airflow
-def test_a_second_run_day_refuses_and_a_missing_published_file_is_rewritten_and_said(tmp_path: Path) -> None:
-    simulate_day(DAY, open_store(str(tmp_path / "var" / "landing")), orders=600, seed=3, defect_share=0.02)
-    env = base_env(tmp_path)
-    first = start(env, tmp_path)
-    lock = tmp_path / "airflow" / "run-day.lock"
-    deadline = time.monotonic() + 120
-    while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    second = run_day(env, tmp_path)
-    stdout, stderr = first.communicate(timeout=900)
-    assert first.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    assert second.returncode == 2 and second.stdout == "", second.stderr
-    assert second.stderr.startswith(f"claims run-day: refused: another claims run-day (day {DAY.isoformat()}, "
-                                    f"pid {first.pid}, started ")
-    assert len(second.stderr.splitlines()) == 1
-
-    payouts = tmp_path / "var" / "outbox" / "payouts" / f"date={DAY.isoformat()}"
-    manifest = payouts / "manifest.json"
-    xml = sorted(payouts.rglob("*.xml"))[0]
-    published = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (manifest, xml)}
-    manifest.unlink()
-    xml.unlink()
-    again = run_day(env, tmp_path)
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in published} == published
-    warnings = again.stdout.split("WARNINGS (2):\n", 1)[1].splitlines()[:2]
-    outbox = tmp_path / "var" / "outbox"
-    assert sorted(warnings) == sorted(
-        f"  published file was missing, rewritten byte-identical to its record: {path.relative_to(outbox).as_posix()}"
-        for path in published)
-    third = run_day(env, tmp_path)
-    assert third.returncode == 0 and "WARNINGS" not in third.stdout
+# Through Airflow, both are held over the runs of
+# test_run_day.py::test_embedded_default_sqlite_and_local_folders (a second run-day
+# started while its first run holds the lock; a payout file and the manifest removed
+# before its re-run): three run-days fewer than a test of their own.
 
 
 # -- the same, fast: without Airflow -------------------------------------------------------
