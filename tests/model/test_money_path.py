@@ -29,8 +29,17 @@ def machine_for(env: PipelineEnv, scope: Scope | None = None) -> type[MoneyPath]
     return type("MoneyPathHistory", (MoneyPath,), {"env": env, "scope": scope or Scope()})
 
 
-def test_the_money_path_holds_through_random_histories(pipeline_env: PipelineEnv) -> None:
-    run_state_machine_as_test(machine_for(pipeline_env), settings=SUITE)
+#: Histories per database in the suite: the first twelve on SQLite, the first six of
+#: the same twelve (derandomised: one seed for the three) on each PostgreSQL, whose
+#: part is what a server and a collation change. 24 histories, not 36: a third of the
+#: model's time in the suite; `make model` runs many more on any of the three.
+EXAMPLES = {"sqlite": 12, "postgresql": 6, "postgresql-icu": 6}
+
+
+def test_the_money_path_holds_through_random_histories(pipeline_env: PipelineEnv,
+                                                       request: pytest.FixtureRequest) -> None:
+    database = request.node.callspec.params["pipeline_env"]
+    run_state_machine_as_test(machine_for(pipeline_env), settings=settings(SUITE, max_examples=EXAMPLES[database]))
 
 
 #: The rules a history of returns needs; the others are left out of the mutation check
