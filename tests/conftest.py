@@ -22,6 +22,53 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+#: The longest test files (minutes each on two cores). They run first, and their
+#: tests are spread one by one over the pytest-xdist workers; every other file runs
+#: whole on one worker (``--dist loadfile``), so a module-scoped fixture (an Airflow
+#: world, a parsed DagBag, a simulated day) is made once. Earlier here, earlier in
+#: the run. A path prefix of the node id.
+LONGEST_FIRST = (
+    "tests/e2e/test_airflow_scheduler.py",  # one module-scoped Airflow world: kept whole
+    "tests/e2e/test_run_day.py",
+    "tests/e2e/test_run_day_faults.py",
+    "tests/model/test_money_path.py",
+    "tests/payouts/test_money_path.py",
+    "tests/payouts/test_properties.py",
+    "tests/test_readers_fuzz.py",
+)
+KEPT_WHOLE = ("tests/e2e/test_airflow_scheduler.py",)
+
+
+def _rank(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first; the rest keep pytest's order (a stable sort)."""
+    items.sort(key=_rank)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """``--dist loadfile``, except that the tests of the longest files are work units
+    of their own. (``--dist loadgroup`` would do it by marks, but under pytest 9 its
+    group never reaches the node id it schedules by.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestSpread(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(LONGEST_FIRST) and not nodeid.startswith(KEPT_WHOLE):
+                return nodeid
+            return super()._split_scope(nodeid)
+
+    return LongestSpread(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _clean_claims_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's own CLAIMS_* settings, nor a settings source
