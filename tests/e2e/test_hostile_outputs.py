@@ -14,6 +14,7 @@ from pathlib import Path
 from claims.adjudication import adjudicate_day
 from claims.ingest import ingest_source, publish_day
 from claims.payouts import pay_day
+from claims.reports import report_day
 from tests import factories as f
 from tests.ingest.test_pipeline import drop
 from tests.test_csvtext import OWASP_PAYLOADS, cells_a_spreadsheet_would_run, control_characters
@@ -49,6 +50,7 @@ def run_day(root: Path) -> Path:
     publish_day(DAY)
     adjudicate_day(DAY)
     pay_day(DAY, auto_release=True)
+    report_day(DAY, check=False)  # finance_summary.csv and bank_returns.csv are the reports stage's
     return root / "outbox"
 
 
