@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -52,7 +49,7 @@ def cmd_run_day(args: argparse.Namespace) -> int:
 def _run_day(day: date, settings, home: Path) -> int:  # type: ignore[no-untyped-def]
     """Every DAG of the day with all their output (Airflow's, tracebacks) in a log
     file; then the summary, whatever failed, naming each failure in one line."""
-    from claims_dags.runner import one_line, run_dags
+    from claims_dags.runner import one_line, output_to, run_dags
 
     from claims.ingest import SOURCES, pending_partitions
     from claims.ledger.db import engine_for, upgrade
@@ -67,7 +64,7 @@ def _run_day(day: date, settings, home: Path) -> int:  # type: ignore[no-untyped
     engine = None
     before = 0
     published = PublishedFiles(day)
-    with _output_to(log_path):
+    with output_to(log_path):
         try:
             upgrade(settings.database_url)
             engine = engine_for(settings.database_url)
@@ -116,29 +113,6 @@ def _run_day(day: date, settings, home: Path) -> int:  # type: ignore[no-untyped
     print(day_summary(engine, day, not_arrived, ["DAG runs:", *dag_lines], warnings))
     print(f"\nfull log (Airflow's output, tracebacks): {log_path}")
     return 1 if failed_run else 0
-
-
-@contextlib.contextmanager
-def _output_to(path: Path) -> Iterator[None]:
-    """Everything written to this process's stdout and stderr (Airflow's task logs,
-    tracebacks, C libraries) goes to ``path`` meanwhile."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(path, "ab") as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            try:
-                yield
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-    finally:
-        os.close(saved[0])
-        os.close(saved[1])
 
 
 def _reports_line(settings, day: date) -> str:  # type: ignore[no-untyped-def]

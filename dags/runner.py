@@ -239,7 +239,7 @@ def business_day_runs(day: date) -> Iterator[list]:  # type: ignore[type-arg]
 
     def run_task_logged(*, ti, task, run_triggerer=False):  # type: ignore[no-untyped-def]
         path = task_log_path(ti)
-        with _fd_output_to(path):
+        with output_to(path):
             result = run_task(ti=ti, task=task, run_triggerer=run_triggerer)
         with contextlib.suppress(OSError):  # run-day's own log keeps everything too
             os.write(1, path.read_bytes())
@@ -279,7 +279,7 @@ def task_log_path(ti) -> Path:  # type: ignore[no-untyped-def]
 
 
 @contextlib.contextmanager
-def _fd_output_to(path: Path) -> Iterator[None]:
+def output_to(path: Path) -> Iterator[None]:
     """This process's stdout and stderr (file descriptors 1 and 2) go to ``path`` meanwhile."""
     import sys
 
