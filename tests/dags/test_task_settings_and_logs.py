@@ -35,7 +35,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list
 
     work = tmp_path_factory.mktemp("task-settings")
     simulate_day(date.fromisoformat(DAY), open_store(str(work / "landing")), orders=20)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW", "PYTHONWARNINGS"))}
     env.update({
         "AIRFLOW_CONN_CLAIMS_LEDGER": f"sqlite:///{work / 'from-connection.db'}",
         "AIRFLOW_VAR_CLAIMS_LANDING_URL": str(work / "landing"),
@@ -87,7 +87,7 @@ def test_third_party_chatter_comes_back_when_asked(tmp_path: Path, switch: str) 
         "import validations.runner\n"
         "warnings.warn('old API', DeprecationWarning)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "AIRFLOW", "PYTHONWARNINGS"))}
     env["CLAIMS_THIRD_PARTY_LOGS"] = switch
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
