@@ -78,3 +78,13 @@ def test_task_logs_are_written_where_the_ui_reads_them(metadata: Path) -> None:
         attempts = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("attempt=*.log"))
         assert attempts == [f"task_id={task}/attempt=1.log"
                             for task in ("check_arrivals", "ingest", "partitions_arrived", "publish")], attempts
+
+
+def test_task_logs_carry_the_ingestions_own_lines(metadata: Path) -> None:
+    """run-day logs at INFO as the scheduler's tasks do: the ingest task's log in the
+    UI leads with the ingestion's per-step lines, not only warnings."""
+    for (run_id,) in rows(metadata, "SELECT run_id FROM dag_run"):
+        log = (metadata / "logs" / "dag_id=ingest_declarations" / f"run_id={run_id}" / "task_id=ingest"
+               / "attempt=1.log").read_text("utf-8")
+        assert "[claims.ingest]" in log, log[-2000:]
+        assert "Skipping registering function" not in log
