@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -127,6 +128,16 @@ def test_embedded_default_sqlite_and_local_folders(tmp_path: Path) -> None:
         return sorted(p.relative_to(outbox).as_posix() for p in (outbox / prefix).rglob("*") if p.is_file())
 
     check_against_simulation(report, read, keys)
+    notes = dict(sqlite3.connect(tmp_path / "airflow" / "airflow.db").execute(
+        "SELECT r.dag_id, n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id").fetchall())
+    manifest = json.loads(read(f"payouts/date={DAY.isoformat()}/manifest.json"))  # what was released
+    assert notes["adjudicate"].splitlines()[1].startswith("Decided: fast_track ")
+    fen = manifest["control_sum_fen"]
+    assert notes["payouts"].splitlines()[1] == (
+        f"Paid: {manifest['item_count']:,} item(s), {fen // 100:,}.{fen % 100:02d} yuan in "
+        f"{manifest['batch_count']:,} batch(es), released")
+    assert notes["reports"].splitlines()[1].startswith("Payouts tie out in every province")
+    assert not any("FAILED" in note for note in notes.values())
     before = {key: read(key) for key in keys("") if not key.startswith("quality/")}
     database = (tmp_path / "var" / "claims.db").stat().st_size
 
