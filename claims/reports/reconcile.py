@@ -28,12 +28,12 @@ from claims.ledger.models import (
     PayoutWork,
 )
 from claims.reports.snapshot import (
-    BankAnswer,
     ClaimKey,
     DecisionRow,
     ItemRow,
     Snapshot,
     as_date,
+    bank_answers,
     claim_keys,
     sets_approval,
 )
@@ -473,14 +473,7 @@ def _day_ledger_differences(session: Session, day: date) -> list[dict[str, objec
         BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id).where(BankReturnResult.business_day == day)
     snapshot.items = _item_rows(session, day, or_(PayoutItem.business_day == day,
                                                   PayoutItem.end_to_end_id.in_(answered)))
-    snapshot.answers = [
-        BankAnswer(e2e, batch, status, code, business_day)
-        for e2e, batch, status, code, business_day in session.execute(
-            select(BankReturn.end_to_end_id, BankReturn.batch_id, BankReturn.status, BankReturnResult.result_code,
-                   BankReturnResult.business_day)
-            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
-            .where(BankReturnResult.business_day == day)
-            .order_by(BankReturn.processed_at, BankReturn.id))]
+    snapshot.answers = bank_answers(session, BankReturnResult.business_day == day)
     for kind, reference, platform, claim_id, account, amount in session.execute(
         select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
                LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session, aliased
@@ -412,6 +413,18 @@ def _load_items_window(session: Session, snapshot: Snapshot, start: date) -> Non
     snapshot.claimants.update({key: ref for key, (_position, ref) in current.items()})
 
 
+def bank_answers(session: Session, condition: Any) -> list[BankAnswer]:
+    """The bank's answers whose result the ledger recorded on the days ``condition``
+    selects, by result day, then as the bank processed them."""
+    return [BankAnswer(e2e, batch, status, code, business_day)
+            for e2e, batch, status, code, business_day in session.execute(
+                select(BankReturn.end_to_end_id, BankReturn.batch_id, BankReturn.status,
+                       BankReturnResult.result_code, BankReturnResult.business_day)
+                .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
+                .where(condition)
+                .order_by(BankReturnResult.business_day, BankReturn.processed_at, BankReturn.id))]
+
+
 def _load_money(session: Session, snapshot: Snapshot) -> None:
     day = snapshot.day
     released = {released_day for (released_day,) in session.execute(
@@ -425,15 +438,7 @@ def _load_money(session: Session, snapshot: Snapshot) -> None:
                    PayoutItem.returned_on)
             .where(PayoutItem.business_day <= day).order_by(PayoutItem.end_to_end_id))
     ]
-    snapshot.answers = [
-        BankAnswer(e2e, batch, status, code, business_day)
-        for e2e, batch, status, code, business_day in session.execute(
-            select(BankReturn.end_to_end_id, BankReturn.batch_id, BankReturn.status, BankReturnResult.result_code,
-                   BankReturnResult.business_day)
-            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
-            .where(BankReturnResult.business_day <= day)
-            .order_by(BankReturnResult.business_day, BankReturn.processed_at, BankReturn.id))
-    ]
+    snapshot.answers = bank_answers(session, BankReturnResult.business_day <= day)
     _load_holds(session, snapshot)
     for kind, reference, platform, claim_id, account, amount in session.execute(
         select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,

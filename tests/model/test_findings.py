@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
 from hypothesis import strategies as st
 
 from tests.model.driver import PipelineEnv
