@@ -18,10 +18,11 @@ DAG file is parsed):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+from claims.settings import setting
 
 SOURCES = ("orders", "claims", "determinations", "bank_returns", "declarations")
 DEFAULT_EXPECTED_FEEDS = ("orders", "claims")
@@ -31,6 +32,17 @@ class ExpectationError(ValueError):
     """The expected-partitions configuration is wrong: a permanent error, not worth a retry."""
 
 
+class _Settings:
+    """The settings as a mapping's ``get``: the environment, else Airflow's
+    variables inside a task (claims.settings)."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return setting(name, default)
+
+
+SETTINGS: Mapping[str, str] = _Settings()  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class Expectations:
     feeds: tuple[str, ...]
@@ -38,7 +50,7 @@ class Expectations:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Expectations:
-        env = os.environ if env is None else env
+        env = SETTINGS if env is None else env
         feeds = _codes(env.get("CLAIMS_EXPECTED_FEEDS"), DEFAULT_EXPECTED_FEEDS) or ()
         unknown = sorted(set(feeds) - set(SOURCES))
         if unknown:
@@ -78,8 +90,8 @@ def arrival_cutoff(day: date, env: Mapping[str, str] | None = None) -> datetime:
     on the next day, Asia/Shanghai."""
     from claims.calendar import SHANGHAI
 
-    env = os.environ if env is None else env
-    text = env.get("CLAIMS_ARRIVAL_CUTOFF", "07:00")
+    env = SETTINGS if env is None else env
+    text = env.get("CLAIMS_ARRIVAL_CUTOFF") or "07:00"
     try:
         at = time.fromisoformat(text)
     except ValueError as error:

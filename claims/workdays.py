@@ -27,13 +27,14 @@ from __future__ import annotations
 import csv
 import datetime
 import operator
-import os
 import pathlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
 import chinese_calendar
+
+from claims.settings import setting
 
 ENV_VAR = "CLAIMS_WORKDAYS_DIR"
 PACKAGED_DIR = pathlib.Path(__file__).parent / "reference" / "data" / "workdays"
@@ -185,7 +186,7 @@ class WorkCalendar:
         if PACKAGED_DIR.is_dir():
             schedules.update(read_schedules(PACKAGED_DIR))
         if schedule_dir is None:
-            configured = os.environ.get(ENV_VAR, "").strip()
+            configured = (setting(ENV_VAR) or "").strip()
             schedule_dir = pathlib.Path(configured) if configured else None
         if schedule_dir is not None:
             schedules.update(read_schedules(pathlib.Path(schedule_dir)))

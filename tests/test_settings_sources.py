@@ -91,3 +91,24 @@ def test_outside_a_task_the_airflow_source_looks_nothing_up(tmp_path: Path) -> N
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [f"sqlite:///{tmp_path / 'var' / 'claims.db'}", "False"]
+
+
+def test_a_source_reaches_the_settings_read_where_they_are_used(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """Settings read by the stages themselves, not by load_settings(), come from a
+    registered source too (inside Airflow: the variables), the environment first."""
+    from datetime import date
+
+    from claims.adjudication.rules import _rule_sets_dir
+    from claims.arrivals import Expectations, arrival_cutoff
+    from claims.reports import in_transit_alert_days
+
+    held = {"CLAIMS_IN_TRANSIT_ALERT_DAYS": "9", "CLAIMS_EXPECTED_FEEDS": "orders",
+            "CLAIMS_ARRIVAL_CUTOFF": "09:30", "CLAIMS_RULE_SETS_DIR": str(tmp_path)}
+    register_source(held.get)
+    assert in_transit_alert_days() == 9
+    assert Expectations.from_environment().feeds == ("orders",)
+    assert arrival_cutoff(date(2025, 9, 30)).strftime("%Y-%m-%d %H:%M") == "2025-10-01 09:30"
+    assert _rule_sets_dir() == tmp_path
+    monkeypatch.setenv("CLAIMS_IN_TRANSIT_ALERT_DAYS", "2")
+    assert in_transit_alert_days() == 2

@@ -23,7 +23,6 @@ rule-set folder.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.calendar import SHANGHAI
+from claims.settings import setting
 
 RULE_SETS_DIR = Path(__file__).resolve().parents[1] / "reference" / "data" / "rule_sets"
 NATIONAL = "*"
@@ -273,7 +273,7 @@ def parse_rule_set(path: Path) -> RuleSet:
 
 
 def _rule_sets_dir() -> Path:
-    configured = os.environ.get("CLAIMS_RULE_SETS_DIR")
+    configured = setting("CLAIMS_RULE_SETS_DIR")
     return Path(configured) if configured else RULE_SETS_DIR
 
 

@@ -4,10 +4,9 @@ carry them to the paying agencies' banks (ISO 20022 pain.001.001.09, see
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-from claims.settings import Settings, load_settings
+from claims.settings import Settings, load_settings, setting
 
 
 def pay_day(day: date, settings: Settings | None = None, *, auto_release: bool | None = None) -> dict:
@@ -25,7 +24,7 @@ def pay_day(day: date, settings: Settings | None = None, *, auto_release: bool |
     master = Paymaster(engine_for(settings.database_url), open_store(settings.outbox_url),
                        Cipher.from_ring(settings.encryption_keys), WorkCalendar.load(), paying_agencies(),
                        max_item_fen=settings.max_item_fen)
-    result = master.run(day, auto_release=auto_release, operator=os.environ.get("CLAIMS_OPERATOR", "claims"))
+    result = master.run(day, auto_release=auto_release, operator=setting("CLAIMS_OPERATOR") or "claims")
     return {"business_day": day.isoformat(), "batches": result.batches, "items": result.items,
             "total_fen": result.total_fen, "released": result.released, "files_written": result.files_written,
             "files_verified": result.files_verified, "held": result.held}
@@ -46,7 +45,7 @@ def release_day(day: date, approved_by: str, settings: Settings | None = None) -
     settings = settings or load_settings()
     upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
-    preparer = os.environ.get("CLAIMS_OPERATOR", "claims")
+    preparer = setting("CLAIMS_OPERATOR") or "claims"
     if approved_by.strip() == preparer:
         raise PermissionError(f"{approved_by!r} prepared these payouts: another person must approve them")
     with Session(engine) as session:

@@ -16,7 +16,6 @@ import csv
 import functools
 import hashlib
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +60,7 @@ from claims.ledger.models import (
 from claims.payouts import pain001
 from claims.payouts.ledger import post_approvals, post_disbursements, post_many
 from claims.privacy import Cipher
+from claims.settings import setting
 from claims.store import Store
 from claims.workdays import WorkCalendar
 
@@ -239,7 +239,7 @@ class PayingAgencies:
 def paying_agencies(path: Path | None = None) -> PayingAgencies:
     """The paying agencies of the reference data (``CLAIMS_REFERENCE_DIR`` when set)."""
     if path is None:
-        configured = os.environ.get("CLAIMS_REFERENCE_DIR")
+        configured = setting("CLAIMS_REFERENCE_DIR")
         path = Path(configured) / AGENCIES.name if configured else AGENCIES
     with open(path, encoding="utf-8", newline="") as handle:
         return PayingAgencies(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from claims.settings import setting
 
 DATA_DIR = Path(__file__).parent / "data"
 WILDCARD = "*"
@@ -138,6 +139,6 @@ def _load(directory: Path) -> Reference:
 
 def load_reference(directory: Path | None = None) -> Reference:
     if directory is None:
-        configured = os.environ.get("CLAIMS_REFERENCE_DIR")
+        configured = setting("CLAIMS_REFERENCE_DIR")
         directory = Path(configured) if configured else DATA_DIR
     return _load(directory.resolve())

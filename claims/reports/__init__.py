@@ -10,10 +10,9 @@ are written (a system fault); a premium difference is a finding, reported.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-from claims.settings import Settings, load_settings
+from claims.settings import Settings, load_settings, setting
 
 #: Days a released payout item may wait for the bank's answer before it is listed.
 DEFAULT_IN_TRANSIT_ALERT_DAYS = 5
@@ -25,7 +24,7 @@ class PayoutTieOutError(RuntimeError):
 
 def in_transit_alert_days() -> int:
     """``CLAIMS_IN_TRANSIT_ALERT_DAYS`` (default 5)."""
-    value = os.environ.get("CLAIMS_IN_TRANSIT_ALERT_DAYS", "").strip()
+    value = (setting("CLAIMS_IN_TRANSIT_ALERT_DAYS") or "").strip()
     if not value:
         return DEFAULT_IN_TRANSIT_ALERT_DAYS
     days = int(value)
