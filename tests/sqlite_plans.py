@@ -30,13 +30,15 @@ def captured_plans(engine: Engine) -> Iterator[dict[str, list[str]]]:
         event.remove(engine, "before_cursor_execute", explain)
 
 
-def history_scans(plans: dict[str, list[str]], tables: Iterable[str], bounded: Iterable[str] = ()) -> list[str]:
+def history_scans(plans: dict[str, list[str]], tables: Iterable[str], bounded: Iterable[str] = (),
+                  windows: bool = False) -> list[str]:
     """The steps that read a table of ``tables`` (named, or by its alias in the
     statement) whole or over an open range, such as every day before this one, or
     build an index of it on the fly (reading it whole), each with the start of its
     statement. A step through an index of ``bounded`` (partial indexes of the few
     rows still open, say) is allowed, and so is an existence probe (``SELECT 1 ...
-    LIMIT 1``)."""
+    LIMIT 1``). With ``windows``, a range is allowed unless it is bounded above only
+    (everything up to a day): bounded windows and what came after a day."""
     history, allowed = set(tables), set(bounded)
     found = []
     for statement, steps in plans.items():
@@ -51,7 +53,9 @@ def history_scans(plans: dict[str, list[str]], tables: Iterable[str], bounded: I
             index = re.search(r"USING (?:COVERING )?INDEX (\w+)", step)
             if index and index.group(1) in allowed:
                 continue
-            ranged = re.search(r"\(\w+[<>]", step) is not None  # the index's first constraint is a range
+            first = re.search(r"\((\w+)([<>])", step)  # the index's first constraint is a range
+            ranged = first is not None and not (
+                windows and (first.group(2) == ">" or f"{first.group(1)}>" in step))
             if words[0] == "SCAN" or ranged or "AUTOMATIC" in step:
                 found.append(f"{step}  <-  {statement[:240]}")
     return found

@@ -256,15 +256,20 @@ def _load_claims(session: Session, snapshot: Snapshot) -> None:
                                         ClaimOrder.order_id == ClaimVersion.order_id))
             .where(ClaimVersion.business_day <= day))
     }
-    snapshot.decisions = [
+    snapshot.decisions = _decision_rows(session, Decision.business_day <= day, version_province)
+    _load_awaiting(session, snapshot)
+
+
+def _decision_rows(session: Session, condition: Any, version_province: dict[int, str]) -> list[DecisionRow]:
+    """The decisions ``condition`` selects, in the order they were made, each with
+    the province of the version it decided (``version_province``)."""
+    return [
         DecisionRow(id_, platform, claim_id, business_day, outcome, None if payable is None else int(payable), pay_by,
                     version_province.get(version_id, ""))
         for id_, platform, claim_id, business_day, outcome, payable, pay_by, version_id in session.execute(
             select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
                    Decision.payable_fen, Decision.pay_by, Decision.claim_version_id)
-            .where(Decision.business_day <= day).order_by(Decision.id))
-    ]
-    _load_awaiting(session, snapshot)
+            .where(condition).order_by(Decision.id))]
 
 
 def _load_awaiting(session: Session, snapshot: Snapshot) -> None:
@@ -336,14 +341,9 @@ def _load_claims_window(session: Session, snapshot: Snapshot, start: date) -> No
         _position, worker_ref, province = current[key]
         snapshot.claims[key] = ClaimFacts(key[0], key[1], first_filed[key], worker_ref, province)
     snapshot.decisions = [
-        DecisionRow(id_, platform, claim_id, business_day, outcome, None if payable is None else int(payable), pay_by,
-                    version_province.get(version_id, ""))
-        for id_, platform, claim_id, business_day, outcome, payable, pay_by, version_id in session.execute(
-            select(Decision.id, Decision.platform_code, Decision.claim_id, Decision.business_day, Decision.outcome,
-                   Decision.payable_fen, Decision.pay_by, Decision.claim_version_id)
-            .where(Decision.business_day >= start, Decision.business_day <= day).order_by(Decision.id))
-        if (platform, claim_id) in snapshot.claims
-    ]
+        row for row in _decision_rows(session, and_(Decision.business_day >= start, Decision.business_day <= day),
+                                      version_province)
+        if (row.platform_code, row.claim_id) in snapshot.claims]
 
 
 _KEYS = "report_claim_keys"

@@ -6,7 +6,6 @@ only through bounded windows (SQLite plans)."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from claims.reports import totals as running
 from claims.settings import load_settings
 from tests.payouts.test_pipeline import land_claims, run
 from tests.reports.helpers import land_answers, report_rows
-from tests.sqlite_plans import captured_plans
+from tests.sqlite_plans import captured_plans, history_scans
 
 DAY = date(2025, 9, 1)
 NEXT = DAY + timedelta(days=1)
@@ -86,33 +85,14 @@ def test_a_closed_day_whose_detail_changed_is_found_and_fails_the_tie_out(ledger
         assert running.stale_days(session, later) == []
 
 
-def _history_reads(plans: dict[str, list[str]]) -> list[str]:
-    """Steps that read a history table whole, or everything before a day (a one-sided
-    range up to D); bounded windows and what came after D (nothing, on the day's own
-    run) are allowed."""
-    found = []
-    for statement, steps in plans.items():
-        aliases = {alias: table for table, alias in
-                   re.findall(r"\b(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?(\w+)", statement, flags=re.IGNORECASE)}
-        for step in steps:
-            words = step.split()
-            if words[0] not in ("SCAN", "SEARCH") or aliases.get(words[1], words[1]) not in HISTORY:
-                continue
-            first = re.search(r"\((\w+)([<>=]+)", step)
-            if words[0] == "SCAN" or "AUTOMATIC" in step or (
-                    first and first.group(2).startswith("<") and f"{first.group(1)}>" not in step):
-                found.append(f"{step}  <-  {statement[:200]}")
-    return found
-
-
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 def test_a_day_s_report_reads_the_history_only_through_bounded_windows(ledger_env: Path) -> None:
     _two_days(ledger_env)
     with captured_plans(engine_for(load_settings().database_url)) as plans:
         report_day(NEXT)
     assert len(plans) >= 20
-    assert _history_reads(plans) == []
-    assert _history_reads({"SELECT x FROM decision": ["SCAN decision"]})  # the check can fail
+    assert history_scans(plans, HISTORY, windows=True) == []
+    assert history_scans({"SELECT x FROM decision": ["SCAN decision"]}, HISTORY, windows=True)  # it can fail
 
 
 def test_a_past_month_of_the_trends_is_kept_as_it_stood_at_its_end(ledger_env: Path) -> None:
