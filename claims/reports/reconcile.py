@@ -8,12 +8,12 @@ that does not hold is a system fault: the caller fails after writing the files.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, text
+from sqlalchemy import Date, Engine, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import (
@@ -428,6 +428,11 @@ def _released(session: Session, day: date) -> set[date]:
     return {d for (d,) in session.execute(select(PayoutRelease.business_day).where(PayoutRelease.business_day <= day))}
 
 
+_ITEM_COLUMNS = (PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
+                 PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
+                 PayoutItem.returned_on)
+
+
 def _item(row: Any, day: date, released: set[date]) -> ItemRow:
     e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on = row
     business_day = as_date(business_day)
@@ -441,9 +446,7 @@ def _item_rows(session: Session, day: date, *conditions: Any) -> list[ItemRow]:
     in SQL, so that SQLite looks items up by the conditions' index, never by day)."""
     released = _released(session, day)
     items = [_item(row, day, released) for row in session.execute(
-        select(PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
-               PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
-               PayoutItem.returned_on).where(*conditions).order_by(PayoutItem.end_to_end_id))]
+        select(*_ITEM_COLUMNS).where(*conditions).order_by(PayoutItem.end_to_end_id))]
     return [item for item in items if item.business_day <= day]
 
 
@@ -461,30 +464,151 @@ def _items_of(session: Session, keys: Iterable[ClaimKey], day: date) -> list[Ite
     return sorted((item for item in items if item.business_day <= day), key=lambda item: item.end_to_end_id)
 
 
+#: A transaction ``t`` (NULL when missing) whose debits are not exactly ``{account}`` of
+#: ``amount`` (none at all for 0): the ledger side of one record differs (the same test
+#: as ``_ledger_differences``' comparison of the debits, done in SQL).
+_DEBITS_DIFFER = """(t.id IS NULL AND {amount} <> 0) OR (t.id IS NOT NULL AND (
+    SELECT CASE WHEN COUNT(CASE WHEN p.account <> {account} THEN 1 END) = 0
+                 AND COALESCE(SUM(p.amount_fen), 0) = {amount} THEN 1 ELSE 0 END
+    FROM ledger_posting p WHERE p.transaction_id = t.id AND p.amount_fen > 0) = 0)"""
+
+#: The day's approvals as the records call for them (a decision's change of its
+#: claim's approved total: its amount minus the previous approval-setting decision's,
+#: in id order, as ``expected_ledger``) against the day's 'approve' transactions.
+_APPROVALS_CHECKED = """
+SELECT {select}
+FROM decision d
+JOIN claim_version v ON v.id = d.claim_version_id
+LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
+LEFT JOIN decision b ON b.id = (
+    SELECT MAX(q.id) FROM decision q
+    WHERE q.platform_code = d.platform_code AND q.claim_id = d.claim_id
+      AND (q.payable_fen IS NOT NULL OR q.outcome = 'rejected') AND q.id < d.id)
+LEFT JOIN ledger_transaction t
+  ON t.kind = 'approve' AND t.reference = 'decision:' || CAST(d.id AS VARCHAR(20)) AND t.business_day = :day
+WHERE d.business_day = :day AND (d.payable_fen IS NOT NULL OR d.outcome = 'rejected')
+"""
+_CHANGE = "(COALESCE(d.payable_fen, 0) - COALESCE(b.payable_fen, 0))"
+_APPROVAL_DIFFERS = _DEBITS_DIFFER.format(
+    account=(f"CASE WHEN {_CHANGE} > 0 THEN 'benefit_expense:' WHEN {_CHANGE} < 0 THEN 'benefits_payable:' "
+             "ELSE ':' END || COALESCE(NULLIF(o.province_code, ''), v.incident_province_code, '')"),
+    amount=f"ABS({_CHANGE})")
+
+#: The day's items against the day's 'disburse' transactions.
+_ITEMS_CHECKED = """
+SELECT {select}
+FROM payout_item i
+LEFT JOIN ledger_transaction t
+  ON t.kind = 'disburse' AND t.reference = 'item:' || i.end_to_end_id AND t.business_day = :day
+WHERE i.business_day = :day
+"""
+_ITEM_DIFFERS = _DEBITS_DIFFER.format(account="'benefits_payable:' || i.province_code", amount="i.amount_fen")
+
+#: The day's settled and returned answers of known items (up to the day) against the
+#: day's 'settle' and 'return' transactions.
+_ANSWERS_CHECKED = """
+SELECT {select}
+FROM bank_return_result r
+JOIN bank_return a ON a.id = r.bank_return_id
+JOIN payout_item i ON i.end_to_end_id = a.end_to_end_id
+LEFT JOIN ledger_transaction t
+  ON t.kind = CASE WHEN r.result_code = 'RETURN_SETTLED' THEN 'settle' ELSE 'return' END
+ AND t.reference = 'item:' || i.end_to_end_id AND t.business_day = :day
+WHERE r.business_day = :day AND r.result_code IN ('RETURN_SETTLED', 'RETURN_FAILED_REVERSED')
+  AND i.business_day <= :day
+"""
+_ANSWER_DIFFERS = _DEBITS_DIFFER.format(account="'in_transit:' || i.province_code", amount="i.amount_fen")
+_ANSWER_KIND = "CASE WHEN r.result_code = 'RETURN_SETTLED' THEN 'settle' ELSE 'return' END"
+
+_CHECKS = (  # (query, the record's ledger key, the test)
+    (_APPROVALS_CHECKED, "'approve', 'decision:' || CAST(d.id AS VARCHAR(20))", _APPROVAL_DIFFERS),
+    (_ITEMS_CHECKED, "'disburse', 'item:' || i.end_to_end_id", _ITEM_DIFFERS),
+    (_ANSWERS_CHECKED, f"{_ANSWER_KIND}, 'item:' || i.end_to_end_id", _ANSWER_DIFFERS),
+)
+
+
+def _day_run(session: Session, sql: str, day: date) -> list[Any]:
+    return list(session.execute(text(sql).bindparams(bindparam("day", day, type_=Date))))
+
+
 def _day_ledger_differences(session: Session, day: date) -> list[dict[str, object]]:
     """The day's records against the day's ledger transactions, item by item (the
-    earlier days were compared by their own reports; their sums still tie)."""
+    earlier days were compared by their own reports; their sums still tie).
+
+    Each record is compared with its transaction in SQL (one pass per kind that counts
+    the records that differ and the transactions matched); only when some differ, or
+    the day has transactions no record matched, are those records and transactions
+    read, and compared as ``_ledger_differences`` compares the whole history."""
+    differing: set[tuple[str, str]] = set()
+    matched = 0
+    for query, key, differs in _CHECKS:
+        (found, bad), = _day_run(session, query.format(
+            select=f"COUNT(DISTINCT t.id), COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0)"), day)
+        matched += int(found)
+        if bad:
+            differing |= {(kind, reference) for kind, reference in _day_run(
+                session, query.format(select=key) + f" AND ({differs})", day)}
+    transactions = int(session.scalar(select(func.count()).select_from(LedgerTransaction)
+                                      .where(LedgerTransaction.business_day == day)) or 0)
+    unmatched: set[tuple[str, str]] = set()
+    if transactions != matched:  # some of the day's transactions have no record of the day
+        expected: set[tuple[str, str]] = set()
+        for query, key, _differs in _CHECKS:
+            expected |= {(kind, reference) for kind, reference in _day_run(session, query.format(select=key), day)}
+        unmatched = {(kind, reference) for kind, reference in session.execute(
+            select(LedgerTransaction.kind, LedgerTransaction.reference)
+            .where(LedgerTransaction.business_day == day))} - expected
+    if not differing and not unmatched:
+        return []
+    return _ledger_differences_of(session, day, differing, unmatched)
+
+
+def _chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+def _ledger_differences_of(session: Session, day: date, differing: set[tuple[str, str]],
+                           unmatched: set[tuple[str, str]]) -> list[dict[str, object]]:
+    """The differences of the day's records ``differing`` (keys of the ledger
+    transactions they call for) and of the day's transactions ``unmatched`` (no
+    record calls for them), each read with what it needs and compared in Python."""
     snapshot = Snapshot(day)
-    approving = {(platform, claim_id) for platform, claim_id in session.execute(
-        select(Decision.platform_code, Decision.claim_id).where(
-            Decision.business_day == day, or_(Decision.payable_fen.is_not(None), Decision.outcome == "rejected")))}
-    snapshot.decisions = _decisions_of(session, approving, None)
-    answered = select(BankReturn.end_to_end_id).join(
-        BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id).where(BankReturnResult.business_day == day)
-    snapshot.items = _item_rows(session, day, or_(PayoutItem.business_day == day,
-                                                  PayoutItem.end_to_end_id.in_(answered)))
-    snapshot.answers = bank_answers(session, BankReturnResult.business_day == day)
-    for kind, reference, platform, claim_id, account, amount in session.execute(
-        select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
-               LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)
-        .outerjoin(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.business_day == day)
-        .order_by(LedgerTransaction.id, LedgerPosting.id)
-    ):
-        entry = snapshot.transactions.setdefault((kind, reference), (platform, claim_id, {}))
-        if account is not None and amount > 0:
-            entry[2][account] = entry[2].get(account, 0) + int(amount)
-    expected = {key: value for key, value in expected_ledger(snapshot)[0].items() if value[4] == day}
+    decision_ids = [int(reference.removeprefix("decision:")) for kind, reference in differing if kind == "approve"]
+    claims: set[ClaimKey] = set()
+    for chunk in _chunks(decision_ids):
+        claims |= {(p, c) for p, c in session.execute(
+            select(Decision.platform_code, Decision.claim_id).where(Decision.id.in_(chunk)))}
+    snapshot.decisions = _decisions_of(session, claims, None) if claims else []
+    e2es = {reference.removeprefix("item:") for kind, reference in differing if kind != "approve"}
+    released = _released(session, day)
+    items = []
+    for chunk in _chunks(e2es):
+        items += [_item(row, day, released) for row in session.execute(
+            select(*_ITEM_COLUMNS).where(PayoutItem.end_to_end_id.in_(chunk)))]
+    snapshot.items = sorted((item for item in items if item.business_day <= day), key=lambda item: item.end_to_end_id)
+    answers = []
+    for chunk in _chunks(e2es):
+        answers += bank_answers(session, and_(BankReturnResult.business_day == day,
+                                              BankReturn.end_to_end_id.in_(chunk)))
+    snapshot.answers = answers
+    wanted = differing | unmatched
+    for chunk in _chunks(reference for _kind, reference in wanted):
+        for kind, reference, platform, claim_id, account, amount in session.execute(
+            select(LedgerTransaction.kind, LedgerTransaction.reference, LedgerTransaction.platform_code,
+                   LedgerTransaction.claim_id, LedgerPosting.account, LedgerPosting.amount_fen)
+            .outerjoin(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
+            .where(LedgerTransaction.business_day == day, LedgerTransaction.reference.in_(chunk))
+            .order_by(LedgerTransaction.id, LedgerPosting.id)
+        ):
+            if (kind, reference) not in wanted:
+                continue
+            entry = snapshot.transactions.setdefault((kind, reference), (platform, claim_id, {}))
+            if account is not None and amount > 0:
+                entry[2][account] = entry[2].get(account, 0) + int(amount)
+    expected = {key: value for key, value in expected_ledger(snapshot)[0].items()
+                if value[4] == day and key in differing}
     return _ledger_differences(snapshot, expected)
 
 
