@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Engine, and_, bindparam, func, select, text
+from sqlalchemy import Date, Engine, and_, bindparam, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from claims.ledger.models import (
@@ -520,10 +520,11 @@ WHERE r.business_day = :day AND r.result_code IN ('RETURN_SETTLED', 'RETURN_FAIL
 _ANSWER_DIFFERS = _DEBITS_DIFFER.format(account="'in_transit:' || i.province_code", amount="i.amount_fen")
 _ANSWER_KIND = "CASE WHEN r.result_code = 'RETURN_SETTLED' THEN 'settle' ELSE 'return' END"
 
-_CHECKS = (  # (query, the record's ledger key, the test)
-    (_APPROVALS_CHECKED, "'approve', 'decision:' || CAST(d.id AS VARCHAR(20))", _APPROVAL_DIFFERS),
-    (_ITEMS_CHECKED, "'disburse', 'item:' || i.end_to_end_id", _ITEM_DIFFERS),
-    (_ANSWERS_CHECKED, f"{_ANSWER_KIND}, 'item:' || i.end_to_end_id", _ANSWER_DIFFERS),
+_CHECKS = (  # (query, the record's ledger key, the test, the transactions matched)
+    (_APPROVALS_CHECKED, "'approve', 'decision:' || CAST(d.id AS VARCHAR(20))", _APPROVAL_DIFFERS, "COUNT(t.id)"),
+    (_ITEMS_CHECKED, "'disburse', 'item:' || i.end_to_end_id", _ITEM_DIFFERS, "COUNT(t.id)"),
+    # two answers of an item on the day would call for one transaction
+    (_ANSWERS_CHECKED, f"{_ANSWER_KIND}, 'item:' || i.end_to_end_id", _ANSWER_DIFFERS, "COUNT(DISTINCT t.id)"),
 )
 
 
@@ -541,9 +542,9 @@ def _day_ledger_differences(session: Session, day: date) -> list[dict[str, objec
     read, and compared as ``_ledger_differences`` compares the whole history."""
     differing: set[tuple[str, str]] = set()
     matched = 0
-    for query, key, differs in _CHECKS:
+    for query, key, differs, count in _CHECKS:
         (found, bad), = _day_run(session, query.format(
-            select=f"COUNT(DISTINCT t.id), COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0)"), day)
+            select=f"{count}, COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0)"), day)
         matched += int(found)
         if bad:
             differing |= {(kind, reference) for kind, reference in _day_run(
@@ -553,7 +554,7 @@ def _day_ledger_differences(session: Session, day: date) -> list[dict[str, objec
     unmatched: set[tuple[str, str]] = set()
     if transactions != matched:  # some of the day's transactions have no record of the day
         expected: set[tuple[str, str]] = set()
-        for query, key, _differs in _CHECKS:
+        for query, key, _differs, _count in _CHECKS:
             expected |= {(kind, reference) for kind, reference in _day_run(session, query.format(select=key), day)}
         unmatched = {(kind, reference) for kind, reference in session.execute(
             select(LedgerTransaction.kind, LedgerTransaction.reference)
@@ -624,11 +625,13 @@ def _owed_from_work_list(session: Session, day: date, figures: Any,
     for model in (Decision, PayoutItem):
         candidates |= {(p, c) for p, c in session.execute(
             select(model.platform_code, model.claim_id).where(model.business_day > day))}
-    # approvals and payments after D (the kind is filtered here: SQLite would read
-    # every transaction of the kind through the (kind, reference) index)
-    candidates |= {(p, c) for p, c, kind in session.execute(
-        select(LedgerTransaction.platform_code, LedgerTransaction.claim_id, LedgerTransaction.kind)
-        .where(LedgerTransaction.business_day > day)) if kind in ("approve", "disburse")}
+    # approvals and payments after D (the kind as an expression, ``kind || ''``: by the
+    # kind itself SQLite would read every transaction of the kind through the (kind,
+    # reference) index, not those after D through the day index)
+    candidates |= {(p, c) for p, c in session.execute(
+        select(LedgerTransaction.platform_code, LedgerTransaction.claim_id)
+        .where(LedgerTransaction.business_day > day,
+               (LedgerTransaction.kind + literal("")).in_(("approve", "disburse"))))}
     snapshot = Snapshot(day)
     snapshot.decisions = _decisions_of(session, candidates, day)
     snapshot.items = _items_of(session, candidates, day)
@@ -638,24 +641,33 @@ def _owed_from_work_list(session: Session, day: date, figures: Any,
     return _owed_claims(snapshot if owed == expected else whole())
 
 
+#: The items of a day without the bank's settled or failed answer up to D (each
+#: item's answers looked up by its end-to-end id).
+_UNANSWERED = """
+SELECT i.province_code, i.claim_id, i.platform_code, i.amount_fen
+FROM payout_item i
+WHERE i.business_day = :item_day AND NOT EXISTS (
+    SELECT 1 FROM bank_return b JOIN bank_return_result r ON r.bank_return_id = b.id
+    WHERE b.end_to_end_id = i.end_to_end_id AND r.business_day <= :day
+      AND r.result_code IN ('RETURN_SETTLED', 'RETURN_FAILED_REVERSED'))
+"""
+
+
 def _in_transit_too_long(session: Session, day: date, figures: Any, alert_days: int) -> list[dict[str, object]]:
     """Released items without the bank's answer for longer than ``alert_days``: read
     only from the item days whose money the totals show still in transit."""
     days = sorted({item_day for (item_day, _province), fen in figures.in_transit_by_day.items()
                    if fen > 0 and (day - item_day).days > alert_days})
+    released = _released(session, day) if days else set()
     found: list[dict[str, object]] = []
     for item_day in days:
-        items = _item_rows(session, day, PayoutItem.business_day == item_day)
-        answered = {e2e for (e2e,) in session.execute(
-            select(BankReturn.end_to_end_id)
-            .join(BankReturnResult, BankReturnResult.bank_return_id == BankReturn.id)
-            .join(PayoutItem, PayoutItem.end_to_end_id == BankReturn.end_to_end_id)
-            .where(PayoutItem.business_day == item_day, BankReturnResult.business_day <= day,
-                   BankReturnResult.result_code.in_(("RETURN_SETTLED", "RETURN_FAILED_REVERSED"))))}
-        found += [{"province_code": item.province_code, "claim_id": item.claim_id,
-                   "platform_code": item.platform_code, "kind": IN_TRANSIT_TOO_LONG,
-                   "amount_fen": item.amount_fen, "since": item.business_day.isoformat()}
-                  for item in items if item.released and item.end_to_end_id not in answered]
+        if item_day not in released:
+            continue
+        found += [{"province_code": province, "claim_id": claim_id, "platform_code": platform,
+                   "kind": IN_TRANSIT_TOO_LONG, "amount_fen": int(amount), "since": item_day.isoformat()}
+                  for province, claim_id, platform, amount in session.execute(
+                      text(_UNANSWERED).bindparams(bindparam("item_day", item_day, type_=Date),
+                                                   bindparam("day", day, type_=Date)))]
     return found
 
 
