@@ -581,3 +581,69 @@ class ReportTrendMonth(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     body: Mapped[str] = mapped_column(Text)  # JSON: province ('*' the country) -> the trend row
+
+
+FIRST_PAID = "first_paid_on IS NOT NULL"
+
+
+class ReportClaimState(Base):
+    """What the province report needs of a claim, as of each business day: a claim's
+    states over time (``valid_from`` up to, not including, ``valid_to``; open-ended
+    while current), derived from its versions, decisions, payout items, returns,
+    order and confirmation deadlines by claims.reports.claim_state. A day's report
+    aggregates the states valid on D of the claims filed in its periods in SQL,
+    instead of reading 30 days of claims into Python. A cache of the detail: a
+    claim's rows are derived again whenever any of its detail changes."""
+
+    __tablename__ = "report_claim_state"
+    __table_args__ = (
+        Index("ix_report_claim_state_claim", "platform_code", "claim_id"),
+        Index("ix_report_claim_state_filed", "filed_on", "province_code", "platform_code", "outcome", "late_after",
+              "valid_from", "valid_to", "worker_ref"),
+        Index("ix_report_claim_state_paid", "first_paid_on", "province_code", "platform_code", "filed_on",
+              "valid_from", "valid_to", "worker_ref",
+              sqlite_where=text(FIRST_PAID), postgresql_where=text(FIRST_PAID)),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    filed_on: Mapped[date] = mapped_column(Date)  # partition date of the first version
+    province_code: Mapped[str] = mapped_column(String(6))  # the insuring province
+    worker_ref: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # the last decision made, none yet
+    first_paid_on: Mapped[date | None] = mapped_column(Date)  # the day of the first released item
+    #: past a payment or confirmation deadline on any day after this one (none: no deadline runs)
+    late_after: Mapped[date | None] = mapped_column(Date)
+
+
+class ReportClaimMoney(Base):
+    """Benefits paid by day: a released payout item on its day, a return (negative)
+    on the day it was applied, with the claimant (the claim's worker on that day);
+    derived with the claim's states."""
+
+    __tablename__ = "report_claim_money"
+    __table_args__ = (
+        Index("ix_report_claim_money_claim", "platform_code", "claim_id"),
+        Index("ix_report_claim_money_day", "day", "province_code", "platform_code", "worker_ref", "fen"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_code: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    province_code: Mapped[str] = mapped_column(String(6))  # the paying province of the item
+    fen: Mapped[int] = mapped_column(BigInteger)
+    worker_ref: Mapped[str] = mapped_column(String(64))
+
+
+class ReportStateMark(Base):
+    """How far claims.reports.claim_state has read each detail table (its highest
+    id), and the release days it has seen (source ``release:YYYY-MM-DD``)."""
+
+    __tablename__ = "report_state_mark"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)

@@ -11,6 +11,12 @@ Which workers a figure rests on:
 - days to payment: the distinct claimants of the claims first paid in the period;
 - a ratio: suppressed when any figure it is derived from is.
 A figure of 0 rests on no one and is shown.
+
+The claims side comes as cells aggregated in SQL from the claims' states
+(claims.reports.claim_state): per day, province, platform and outcome, a count
+and who it rests on (5 or more, or exactly which workers), so a period's figure
+is exact without reading its claims. Days to payment count every claim whose
+first payment was released in the period, whenever it was filed.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from claims.reports.reconcile import owed_by_claim
-from claims.reports.snapshot import ClaimKey, Snapshot
+from claims.reports.claim_state import Claimants, ClaimCells
+from claims.reports.snapshot import Snapshot
 
 PROVINCE_COLUMNS = ["province_code", "platform_code", "period", "period_start", "period_end", "insured_workers",
                     "orders", "premium_fen", "claims_filed", "fast_track", "standard_review", "rejected", "pending",
@@ -65,60 +71,58 @@ def ratio(numerator: int, denominator: int, places: int) -> str:
     return f"{whole}.{fraction:0{places}d}" if places else str(whole)
 
 
-def nearest_rank(values: list[int], share: float) -> int:
-    """The nearest-rank percentile of sorted ``values`` (a value that occurred)."""
-    import math
-
-    return values[max(0, math.ceil(share * len(values)) - 1)]
-
-
 @dataclass
 class Figure:
-    """A figure's value and the workers it rests on."""
+    """A figure's value and the workers it rests on: ``many`` when 5 or more
+    (which ones no longer matters), else exactly ``workers``."""
 
     value: int = 0
     workers: set[str] = field(default_factory=set)
+    many: bool = False
 
     def add(self, amount: int, worker: str) -> None:
         self.value += amount
         self.workers.add(worker)
 
+    def add_cell(self, amount: int, claimants: Claimants) -> None:
+        """A cell's value and claimants (claims.reports.claim_state)."""
+        self.value += amount
+        self.rest_on(claimants)
+
+    def rest_on(self, claimants: Claimants) -> None:
+        if claimants.many:
+            self.many = True
+        else:
+            self.workers |= claimants.workers
+
+    def merge(self, other: Figure) -> None:
+        self.value += other.value
+        self.many = self.many or other.many
+        self.workers |= other.workers
+
     @property
     def small(self) -> bool:
-        return 1 <= len(self.workers) <= SMALL_CELL_MAX
+        return not self.many and 1 <= len(self.workers) <= SMALL_CELL_MAX
 
 
-@dataclass
-class ClaimView:
-    key: ClaimKey
-    province_code: str
-    worker_ref: str
-    filed_on: date
-    outcome: str | None
-    first_paid_on: date | None
-    past_deadline: bool
+def claim_views(snapshot: Snapshot) -> ClaimCells:
+    """The claims side of the report as of D: its cells (claims.reports.claim_state)."""
+    if snapshot.cells is None:
+        raise ValueError("the snapshot was loaded without the claims' cells")
+    return snapshot.cells
 
 
-def claim_views(snapshot: Snapshot) -> list[ClaimView]:
-    """Every claim with what the report needs of it, as of D."""
-    latest = snapshot.latest_decisions()
-    first_paid: dict[ClaimKey, date] = {}
-    for item in snapshot.items:
-        if item.released:
-            key = (item.platform_code, item.claim_id)
-            if key not in first_paid or item.business_day < first_paid[key]:
-                first_paid[key] = item.business_day
-    payable = snapshot.latest_payable()
-    late_payment = {key for key, (owed, _items) in owed_by_claim(snapshot).items()
-                    if owed > 0 and (pay_by := payable[key].pay_by) is not None and pay_by < snapshot.day}
-    late_confirmation = {key for key, confirm_by in snapshot.awaiting.items() if confirm_by < snapshot.day}
-    views = []
-    for key, facts in snapshot.claims.items():
-        decision = latest.get(key)
-        views.append(ClaimView(key, facts.province_code, facts.worker_ref, facts.filed_on,
-                               decision.outcome if decision else None, first_paid.get(key),
-                               key in late_payment or key in late_confirmation))
-    return views
+def _percentile(histogram: Mapping[int, int], share: float) -> int:
+    """The nearest-rank percentile of the values a histogram counts."""
+    import math
+
+    rank = max(1, math.ceil(share * sum(histogram.values())))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    raise ValueError("an empty histogram has no percentile")
 
 
 class Figures:
@@ -132,8 +136,9 @@ class Figures:
         self.outcomes = {outcome: Figure() for outcome in OUTCOMES}
         self.benefits = Figure()
         self.past_deadline = Figure()
-        self.days_to_payment: list[int] = []
-        self.paid_workers: set[str] = set()
+        #: days from filing to the first payment -> claims
+        self.days_to_payment: dict[int, int] = {}
+        self.paid_workers = Figure()
 
     def row(self) -> dict[str, object]:
         """The CSV's figure columns, suppressed where they rest on 1 to 4 workers."""
@@ -168,17 +173,25 @@ class Figures:
         derived("payout_ratio", ("benefits_paid_fen", "premium_fen"), ratio(self.benefits.value, self.premium.value, 4))
         derived("accident_rate_per_million", ("claims_filed", "orders"),
                 ratio(self.claims.value * 10 ** 6, self.orders.value, 2))
-        days = sorted(self.days_to_payment)
-        paid_small = 1 <= len(self.paid_workers) <= SMALL_CELL_MAX
         for column, share in (("median_days_to_payment", 0.5), ("p90_days_to_payment", 0.9)):
-            if paid_small:
+            if self.paid_workers.small:
                 suppressed.append(column)
                 values[column] = ""
             else:
-                values[column] = nearest_rank(days, share) if days else ""
+                values[column] = _percentile(self.days_to_payment, share) if self.days_to_payment else ""
         put("past_deadline", self.past_deadline)
         values["suppressed"] = ";".join(column for column in PROVINCE_COLUMNS if column in suppressed)
         return values
+
+    def merge(self, other: Figures) -> None:
+        self.insured.workers |= other.insured.workers
+        for mine, theirs in ((self.orders, other.orders), (self.premium, other.premium),
+                             (self.claims, other.claims), (self.benefits, other.benefits),
+                             (self.past_deadline, other.past_deadline), (self.paid_workers, other.paid_workers),
+                             *((self.outcomes[o], other.outcomes[o]) for o in OUTCOMES)):
+            mine.merge(theirs)
+        for waited, claims in other.days_to_payment.items():
+            self.days_to_payment[waited] = self.days_to_payment.get(waited, 0) + claims
 
 
 @dataclass
@@ -188,42 +201,26 @@ class DatedFacts:
 
     workers: dict[date, list[tuple[str, str, set[str]]]] = field(default_factory=lambda: defaultdict(list))
     orders: dict[date, list] = field(default_factory=lambda: defaultdict(list))
-    filed: dict[date, list[ClaimView]] = field(default_factory=lambda: defaultdict(list))
-    first_paid: dict[date, list[ClaimView]] = field(default_factory=lambda: defaultdict(list))
-    #: (province, platform, claimant, fen): released items on their day, returns (negative) on theirs
-    money: dict[date, list[tuple[str, str, str, int]]] = field(default_factory=lambda: defaultdict(list))
 
 
-def dated_facts(snapshot: Snapshot, views: list[ClaimView]) -> DatedFacts:
-    cached = snapshot.indexes.get(id(views))
-    if cached is not None and cached[0] is views:
-        return cached[1]
+def dated_facts(snapshot: Snapshot) -> DatedFacts:
+    cached = snapshot.indexes.get(0)
+    if cached is not None:
+        return cached[1]  # type: ignore[no-any-return]
     facts = DatedFacts()
     for (province, platform, accepted), refs in snapshot.workers.items():
         facts.workers[accepted].append((province, platform, refs))
     for group in snapshot.orders:
         facts.orders[group.accepted_date].append(group)
-    for view in views:
-        facts.filed[view.filed_on].append(view)
-        if view.first_paid_on is not None:
-            facts.first_paid[view.first_paid_on].append(view)
-    claimants = dict(snapshot.claimants)
-    claimants.update((view.key, view.worker_ref) for view in views)
-    for item in snapshot.items:
-        worker = claimants.get((item.platform_code, item.claim_id), f"{item.platform_code}:{item.claim_id}")
-        if item.released:
-            facts.money[item.business_day].append((item.province_code, item.platform_code, worker, item.amount_fen))
-        if item.returned_on is not None:
-            facts.money[item.returned_on].append((item.province_code, item.platform_code, worker, -item.amount_fen))
-    snapshot.indexes[id(views)] = (views, facts)
+    snapshot.indexes[0] = (None, facts)
     return facts
 
 
-def figures_by_group(snapshot: Snapshot, views: list[ClaimView], start: date, end: date,
+def figures_by_group(snapshot: Snapshot, cells: ClaimCells, start: date, end: date,
                      by_platform: bool = True) -> dict[tuple[str, str], Figures]:
     """Figures of every (province, platform) and (province, '*') over [start, end]."""
     groups: dict[tuple[str, str], Figures] = defaultdict(Figures)
-    facts = dated_facts(snapshot, views)
+    facts = dated_facts(snapshot)
 
     def targets(province: str, platform: str) -> list[Figures]:
         found = [groups[(province, ALL_PLATFORMS)]]
@@ -240,26 +237,26 @@ def figures_by_group(snapshot: Snapshot, views: list[ClaimView], start: date, en
             for figures in targets(group.province_code, group.platform_code):
                 figures.orders.value += group.orders
                 figures.premium.value += group.premium_fen
-        for view in facts.filed.get(day, ()):
-            for figures in targets(view.province_code, view.key[0]):
-                figures.claims.add(1, view.worker_ref)
-                if view.outcome in figures.outcomes:
-                    figures.outcomes[view.outcome].add(1, view.worker_ref)
-                if view.past_deadline:
-                    figures.past_deadline.add(1, view.worker_ref)
-        for view in facts.first_paid.get(day, ()):
-            for figures in targets(view.province_code, view.key[0]):
-                assert view.first_paid_on is not None
-                figures.days_to_payment.append((view.first_paid_on - view.filed_on).days)
-                figures.paid_workers.add(view.worker_ref)
-        for province, platform, worker, fen in facts.money.get(day, ()):
+        for province, platform, outcome, late, claims, claimants in cells.filed.get(day, ()):
             for figures in targets(province, platform):
-                figures.benefits.add(fen, worker)
+                figures.claims.add_cell(claims, claimants)
+                if outcome in figures.outcomes:
+                    figures.outcomes[outcome].add_cell(claims, claimants)  # type: ignore[index]
+                if late:
+                    figures.past_deadline.add_cell(claims, claimants)
+        for province, platform, histogram, claimants in cells.first_paid.get(day, ()):
+            for figures in targets(province, platform):
+                for waited, claims in histogram.items():
+                    figures.days_to_payment[waited] = figures.days_to_payment.get(waited, 0) + claims
+                figures.paid_workers.rest_on(claimants)
+        for province, platform, fen, claimants in cells.money.get(day, ()):
+            for figures in targets(province, platform):
+                figures.benefits.add_cell(fen, claimants)
     return groups
 
 
 def province_report(snapshot: Snapshot, provinces: Iterable[str],
-                    views: list[ClaimView] | None = None) -> list[dict[str, object]]:
+                    views: ClaimCells | None = None) -> list[dict[str, object]]:
     """The lines of province_report.csv: every province given (the pilot
     provinces) and every province with activity, every platform active in the
     last 30 days or the month, and '*' for all; ordered by province, platform
@@ -294,7 +291,7 @@ def trend_spans(day: date) -> dict[str, list[tuple[date, date]]]:
     return {"daily": daily, "monthly": monthly}
 
 
-def all_trends(snapshot: Snapshot, views: list[ClaimView],
+def all_trends(snapshot: Snapshot, views: ClaimCells,
                past_months: Mapping[str, Mapping[str, dict[str, object]]] | None = None,
                ) -> dict[str | None, dict[str, list[dict[str, object]]]]:
     """Daily figures over the last 30 days and monthly over the last 12 months, for
@@ -315,7 +312,7 @@ def all_trends(snapshot: Snapshot, views: list[ClaimView],
                 groups = figures_by_group(snapshot, views, start, end, by_platform=False)
                 total = Figures()
                 for figures in groups.values():
-                    _merge(total, figures)
+                    total.merge(figures)
                 rows = [*((p, f.row()) for (p, _all), f in groups.items()), (None, total.row())]
             for province, row in [*rows, ("", Figures().row())]:
                 series = result[province][name]
@@ -337,7 +334,7 @@ def month_rows(snapshot: Snapshot, start: date, end: date) -> dict[str, dict[str
     groups = figures_by_group(snapshot, claim_views(snapshot), start, end, by_platform=False)
     total = Figures()
     for figures in groups.values():
-        _merge(total, figures)
+        total.merge(figures)
     rows = {province: figures.row() for (province, _all), figures in groups.items()}
     rows[ALL_PLATFORMS] = total.row()
     return rows
@@ -347,26 +344,14 @@ def _label(name: str, start: date) -> str:
     return start.strftime("%m-%d") if name == "daily" else start.strftime("%Y-%m")
 
 
-def _merge(total: Figures, figures: Figures) -> None:
-    total.insured.workers |= figures.insured.workers
-    for mine, theirs in ((total.orders, figures.orders), (total.premium, figures.premium),
-                         (total.claims, figures.claims), (total.benefits, figures.benefits),
-                         (total.past_deadline, figures.past_deadline),
-                         *((total.outcomes[o], figures.outcomes[o]) for o in OUTCOMES)):
-        mine.value += theirs.value
-        mine.workers |= theirs.workers
-    total.days_to_payment += figures.days_to_payment
-    total.paid_workers |= figures.paid_workers
-
-
-def national(snapshot: Snapshot, views: list[ClaimView]) -> list[dict[str, object]]:
+def national(snapshot: Snapshot, views: ClaimCells) -> list[dict[str, object]]:
     """The country's figures for the three periods (all provinces, all platforms)."""
     rows = []
     for name, start, end in periods_of(snapshot.day):
         total = Figures()
         for (_province, platform), figures in figures_by_group(snapshot, views, start, end, by_platform=False).items():
             if platform == ALL_PLATFORMS:
-                _merge(total, figures)
+                total.merge(figures)
         row = total.row()
         row.update(period=name, period_start=start.isoformat(), period_end=end.isoformat())
         rows.append(row)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from claims.csvtext import dict_csv_bytes
+from claims.reports.claim_state import ClaimCells
 from claims.reports.province import (
     ALL_PLATFORMS,
     PROVINCE_COLUMNS,
@@ -193,7 +194,7 @@ def _float(value: object, scale: int = 1) -> float | None:
 class HtmlReports:
     def __init__(self, snapshot: Snapshot, reference: object, premiums: list[dict[str, object]],
                  payout_lines: list[dict[str, object]], exceptions: list[dict[str, object]],
-                 provinces: list[dict[str, object]], views: list, summary: dict[str, object],
+                 provinces: list[dict[str, object]], views: ClaimCells, summary: dict[str, object],
                  past_months: dict[str, dict[str, dict[str, object]]] | None = None) -> None:
         import jinja2
 

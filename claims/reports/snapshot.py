@@ -35,6 +35,7 @@ from claims.ledger.models import (
     PayoutItem,
     PayoutRelease,
 )
+from claims.reports.claim_state import ClaimCells, as_date, load_cells, refresh
 from claims.store import Store
 
 ClaimKey = tuple[str, str]  # (platform_code, claim_id)
@@ -130,8 +131,8 @@ class Snapshot:
     holds: list[tuple[str, str, str, int, str, date]] = field(default_factory=list)
     #: derived indexes the reports build once (see claims.reports.province.dated_facts)
     indexes: dict[int, tuple] = field(default_factory=dict)
-    #: the claimant of a claim filed before the window whose item the window holds
-    claimants: dict[ClaimKey, str] = field(default_factory=dict)
+    #: the claims side of the province report, as of D (claims.reports.claim_state)
+    cells: ClaimCells | None = None
 
     def latest_decisions(self) -> dict[ClaimKey, DecisionRow]:
         latest: dict[ClaimKey, DecisionRow] = {}
@@ -168,21 +169,21 @@ def _province(order_province: object, incident_province: str) -> str:
 def load_snapshot(engine: Engine, day: date, lake: Store | None, window_start: date, *,
                   history: bool = False) -> Snapshot:
     """The ledger as of ``day``; orders and workers from ``window_start`` on (the
-    reports' longest period), and the claims first filed from ``window_start`` on
-    with their decisions and items (what the province report reads). ``history``:
-    every claim, decision, item, bank answer and ledger transaction up to ``day``
-    (the payout reconciliation's full pass, when the running totals do not tie)."""
+    reports' longest period), and the cells of the claims filed, first paid and paid
+    from ``window_start`` on (what the province report reads; the claims' states are
+    refreshed first). ``history``: every claim, decision, item, bank answer and
+    ledger transaction up to ``day`` (the payout reconciliation's full pass, when the
+    running totals do not tie), without the cells."""
     snapshot = Snapshot(day)
+    if not history:
+        refresh(engine)
     with Session(engine) as session:
         _load_orders(session, snapshot, window_start)
         if history:
             _load_claims(session, snapshot)
             _load_money(session, snapshot)
         else:
-            _load_claims_window(session, snapshot, window_start)
-            _load_items_window(session, snapshot, window_start)
-            _load_awaiting(session, snapshot)
-            _load_holds(session, snapshot)
+            snapshot.cells = load_cells(session.connection(), day, window_start)
         paths = session.execute(
             select(LandingFile.lake_key, LandingFile.partition_date, LandingFile.platform_code)
             .where(LandingFile.source == "orders", LandingFile.status == "loaded", LandingFile.lake_key.is_not(None),
@@ -287,65 +288,6 @@ def _load_awaiting(session: Session, snapshot: Snapshot) -> None:
         snapshot.awaiting[(platform, claim_id)] = confirm_by
 
 
-def as_date(value: object) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-_WINDOW_VERSIONS = """
-SELECT v.id, v.platform_code, v.claim_id, v.partition_date, v.file_name, v.line, v.worker_ref,
-       v.incident_province_code, o.province_code, f.business_day
-FROM claim_version v
-LEFT JOIN claim_order o ON o.platform_code = v.platform_code AND o.order_id = v.order_id
-LEFT JOIN landing_file f ON f.id = o.file_id
-WHERE v.business_day >= :start AND v.business_day <= :day
-"""
-
-#: Claims with a version filed before the window: filed before it, so not the window's.
-_FILED_BEFORE = """
-SELECT DISTINCT v.platform_code, v.claim_id FROM claim_version v
-WHERE v.business_day >= :start AND v.business_day <= :day AND EXISTS (
-    SELECT 1 FROM claim_version e
-    WHERE e.platform_code = v.platform_code AND e.claim_id = v.claim_id AND e.partition_date < :start)
-"""
-
-
-def _window_params(sql: str, day: date, start: date):  # type: ignore[no-untyped-def]
-    from sqlalchemy import Date, bindparam, text
-
-    return text(sql).bindparams(bindparam("day", day, type_=Date), bindparam("start", start, type_=Date))
-
-
-def _load_claims_window(session: Session, snapshot: Snapshot, start: date) -> None:
-    """The claims first filed from ``start`` on (versions are loaded on or after
-    their partition date, so the versions stamped from ``start`` on hold them all),
-    their decisions, and what awaits confirmation."""
-    day = snapshot.day
-    before = {(str(p), str(c)) for p, c in session.execute(_window_params(_FILED_BEFORE, day, start))}
-    first_filed: dict[ClaimKey, date] = {}
-    current: dict[ClaimKey, tuple] = {}
-    version_province: dict[int, str] = {}
-    for (version_id, platform, claim_id, partition, file_name, line, worker_ref, incident_province, order_province,
-         order_day) in session.execute(_window_params(_WINDOW_VERSIONS, day, start)):
-        key = (platform, claim_id)
-        version_province[version_id] = _province(order_province, incident_province)
-        if key in before:
-            continue
-        partition = as_date(partition)
-        if key not in first_filed or partition < first_filed[key]:
-            first_filed[key] = partition
-        known = order_province if order_day is not None and as_date(order_day) <= day else None
-        position = (partition, file_name.encode("utf-8"), line)  # contract order, in code points
-        if key not in current or position > current[key][0]:
-            current[key] = (position, worker_ref, _province(known, incident_province))
-    for key in sorted(current):
-        _position, worker_ref, province = current[key]
-        snapshot.claims[key] = ClaimFacts(key[0], key[1], first_filed[key], worker_ref, province)
-    snapshot.decisions = [
-        row for row in _decision_rows(session, and_(Decision.business_day >= start, Decision.business_day <= day),
-                                      version_province)
-        if (row.platform_code, row.claim_id) in snapshot.claims]
-
-
 _KEYS = "report_claim_keys"
 
 
@@ -368,49 +310,6 @@ def claim_keys(session: Session, keys: Iterable[ClaimKey]) -> Iterator[str]:
         yield f"{_KEYS} k {ordered_join(connection.dialect.name)}"
     finally:
         connection.execute(text(f"DROP TABLE IF EXISTS {_KEYS}"))
-
-
-def _load_items_window(session: Session, snapshot: Snapshot, start: date) -> None:
-    """The payout items of the window, and those returned in it (their return counts
-    in the window); the claimants of the claims filed before it."""
-    day = snapshot.day
-    released = {released_day for (released_day,) in session.execute(
-        select(PayoutRelease.business_day).where(PayoutRelease.business_day <= day))}
-    columns = (PayoutItem.end_to_end_id, PayoutItem.batch_id, PayoutItem.business_day, PayoutItem.platform_code,
-               PayoutItem.claim_id, PayoutItem.instalment, PayoutItem.province_code, PayoutItem.amount_fen,
-               PayoutItem.returned_on)
-    rows = {row[0]: row for row in session.execute(
-        select(*columns).where(PayoutItem.business_day >= start, PayoutItem.business_day <= day))}
-    returned_in_window = (
-        select(*columns).select_from(LedgerTransaction)
-        .join(PayoutItem, PayoutItem.end_to_end_id == func.substr(LedgerTransaction.reference, len("item:") + 1))
-        .where(LedgerTransaction.business_day >= start, LedgerTransaction.business_day <= day,
-               LedgerTransaction.kind == "return", LedgerTransaction.reference.startswith("item:", autoescape=True),
-               PayoutItem.business_day < start))
-    for row in session.execute(returned_in_window):
-        rows[row[0]] = row
-    snapshot.items = [
-        ItemRow(e2e, batch, business_day, platform, claim_id, int(instalment), province, int(amount),
-                returned_on if returned_on is not None and returned_on <= day else None, business_day in released)
-        for e2e, batch, business_day, platform, claim_id, instalment, province, amount, returned_on
-        in (rows[key] for key in sorted(rows))]
-    outside = {(item.platform_code, item.claim_id) for item in snapshot.items} - set(snapshot.claims)
-    if not outside:
-        return
-    from sqlalchemy import text
-
-    current: dict[ClaimKey, tuple] = {}
-    with claim_keys(session, outside) as keys:
-        for platform, claim_id, partition, file_name, line, worker_ref, business_day in session.execute(text(
-                f"SELECT v.platform_code, v.claim_id, v.partition_date, v.file_name, v.line, v.worker_ref, "
-                f"v.business_day FROM {keys} claim_version v "
-                "ON v.platform_code = k.platform_code AND v.claim_id = k.claim_id")):
-            if as_date(business_day) > day:
-                continue
-            position = (as_date(partition), file_name.encode("utf-8"), line)
-            if (platform, claim_id) not in current or position > current[(platform, claim_id)][0]:
-                current[(platform, claim_id)] = (position, worker_ref)
-    snapshot.claimants.update({key: ref for key, (_position, ref) in current.items()})
 
 
 def bank_answers(session: Session, condition: Any) -> list[BankAnswer]:

@@ -101,7 +101,17 @@ class PipelineEnv:
         adjudicate_day(day)
         paid = pay_day(day, auto_release=True)
         report_day(day)  # raises when the payout tie-out (ledger against payout records) does not hold
+        self.check_claim_states()
         return paid
+
+    def check_claim_states(self) -> None:
+        """The province report's claim states, refreshed run after run (re-runs,
+        returns, amendments, determinations), equal a derivation from scratch."""
+        from claims.ledger.db import engine_for
+        from claims.reports.claim_state import derived_again_differs
+
+        differences = derived_again_differs(engine_for(self.database_url))
+        assert not differences, "\n".join(differences[:20])
 
     # -- outputs
     @property
