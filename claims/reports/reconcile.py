@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Engine, and_, bindparam, func, literal, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, Engine, and_, bindparam, func, literal, or_, select, text
+from sqlalchemy.orm import Session, aliased
 
 from claims.ledger.models import (
     BankReturn,
@@ -622,16 +622,27 @@ def _owed_from_work_list(session: Session, day: date, figures: Any,
     release); otherwise every claim is looked at."""
     candidates: set[ClaimKey] = {(p, c) for p, c in session.execute(
         select(PayoutWork.platform_code, PayoutWork.claim_id))}
+    # of the claims a later run touched, only those approved (or rejected) by D can
+    # be owed on D: a day rendered again after many others reads no later claim
+    earlier = aliased(Decision)
+
+    def approved_by_then(model: Any) -> Any:
+        return (select(earlier.id).where(
+            earlier.platform_code == model.platform_code, earlier.claim_id == model.claim_id,
+            earlier.business_day <= day, or_(earlier.payable_fen.is_not(None), earlier.outcome == "rejected"))
+            .exists())
+
     for model in (Decision, PayoutItem):
         candidates |= {(p, c) for p, c in session.execute(
-            select(model.platform_code, model.claim_id).where(model.business_day > day))}
+            select(model.platform_code, model.claim_id).where(model.business_day > day, approved_by_then(model)))}
     # approvals and payments after D (the kind as an expression, ``kind || ''``: by the
     # kind itself SQLite would read every transaction of the kind through the (kind,
     # reference) index, not those after D through the day index)
     candidates |= {(p, c) for p, c in session.execute(
         select(LedgerTransaction.platform_code, LedgerTransaction.claim_id)
         .where(LedgerTransaction.business_day > day,
-               (LedgerTransaction.kind + literal("")).in_(("approve", "disburse"))))}
+               (LedgerTransaction.kind + literal("")).in_(("approve", "disburse")),
+               approved_by_then(LedgerTransaction)))}
     snapshot = Snapshot(day)
     snapshot.decisions = _decisions_of(session, candidates, day)
     snapshot.items = _items_of(session, candidates, day)
