@@ -266,3 +266,23 @@ def test_run_day_s_summary_line_reads_the_reports_summary(tmp_path: Path) -> Non
                                                      "payout_exceptions": 2, "premium_lines_differing": 1}))
     assert _reports_line(settings, DAY) == ("  reports: payouts DO NOT tie out in 110000; 2 payout exception(s); "
                                             "1 premium line(s) differing or off the rate")
+
+
+def test_a_ledger_transaction_of_the_day_without_its_record_is_listed(ledger_env: Path) -> None:
+    """The day's transactions no record of the day calls for are found by count, then listed."""
+    from datetime import UTC, datetime
+
+    land_claims(ledger_env, DAY, 2)
+    run(DAY)
+    with Session(engine_for(load_settings().database_url)) as session, session.begin():
+        stray = LedgerTransaction(business_day=DAY, kind="disburse", reference="item:PO20250901110000001ZZZZ",
+                                  platform_code="didi", claim_id="C9", created_at=datetime.now(UTC))
+        session.add(stray)
+        session.flush()
+        session.add_all([LedgerPosting(transaction_id=stray.id, account="benefit_expense:110000", amount_fen=700),
+                         LedgerPosting(transaction_id=stray.id, account="benefit_expense:110000", amount_fen=-700)])
+    with pytest.raises(PayoutTieOutError):
+        report_day(DAY)
+    assert report_rows(ledger_env, DAY, "payout_reconciliation.csv")[0]["status"] == "ties"  # the balances agree
+    assert [(r["claim_id"], r["kind"], r["amount_fen"]) for r in report_rows(ledger_env, DAY, "payout_exceptions.csv")] \
+        == [("C9", "ledger_entry_without_record", "700")]

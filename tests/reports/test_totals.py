@@ -119,3 +119,15 @@ def test_a_past_month_of_the_trends_is_kept_as_it_stood_at_its_end(ledger_env: P
     assert "claims_filed" in str(kept["110000"]["suppressed"])  # six claims of one worker
     html = (ledger_env / "outbox" / "reports" / f"date={DAY}" / "province=110000.html").read_text("utf-8")
     assert "2025-08" in html
+
+
+def test_a_closing_stores_the_fingerprint_its_checks_compute(ledger_env: Path) -> None:
+    from claims.ledger.models import ReportDayClose
+
+    _two_days(ledger_env)
+    report_day(NEXT)
+    with Session(engine_for(load_settings().database_url)) as session:
+        stored = {day: print_ for day, print_ in session.execute(
+            select(ReportDayClose.business_day, ReportDayClose.fingerprint))}
+        assert set(stored) == {DAY, NEXT}
+        assert stored == {day: running.fingerprint(session, day) for day in stored}
