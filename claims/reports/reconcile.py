@@ -553,12 +553,12 @@ def _day_ledger_differences(session: Session, day: date) -> list[dict[str, objec
                                       .where(LedgerTransaction.business_day == day)) or 0)
     unmatched: set[tuple[str, str]] = set()
     if transactions != matched:  # some of the day's transactions have no record of the day
-        expected: set[tuple[str, str]] = set()
-        for query, key, _differs, _count in _CHECKS:
-            expected |= {(kind, reference) for kind, reference in _day_run(session, query.format(select=key), day)}
-        unmatched = {(kind, reference) for kind, reference in session.execute(
-            select(LedgerTransaction.kind, LedgerTransaction.reference)
-            .where(LedgerTransaction.business_day == day))} - expected
+        ids = set(session.scalars(select(LedgerTransaction.id).where(LedgerTransaction.business_day == day)))
+        for query, _key, _differs, _count in _CHECKS:
+            ids -= {id_ for (id_,) in _day_run(session, query.format(select="t.id") + " AND t.id IS NOT NULL", day)}
+        for chunk in _chunks(ids):
+            unmatched |= {(kind, reference) for kind, reference in session.execute(
+                select(LedgerTransaction.kind, LedgerTransaction.reference).where(LedgerTransaction.id.in_(chunk)))}
     if not differing and not unmatched:
         return []
     return _ledger_differences_of(session, day, differing, unmatched)
