@@ -229,3 +229,35 @@ def test_a_ratio_is_suppressed_when_a_figure_it_derives_from_is() -> None:
     figures.benefits.add(100, "w3")
     figures.benefits.add(100, "w4")
     assert (figures.row()["benefits_paid_fen"], figures.row()["payout_ratio"]) == (500, "0.5000")
+
+
+def test_a_period_rests_on_the_union_of_its_days_claimants() -> None:
+    """The claims side comes in cells per day: a period's figure rests on 5 or more
+    workers when one of its days does, else on the union of the days' claimants."""
+    from claims.reports.claim_state import Claimants, ClaimCells
+    from claims.reports.province import figures_by_group
+    from claims.reports.snapshot import Snapshot
+
+    first, second = DAY - timedelta(days=1), DAY
+    three = Claimants(False, frozenset({"w1", "w2", "w3"}))
+    cells = ClaimCells(DAY)
+    # the same three workers claim on both days (six claims), two more only on the second
+    cells.filed[first].append(("110000", "didi", "fast_track", False, 3, three))
+    cells.filed[second].append(("110000", "didi", "fast_track", False, 3, three))
+    cells.filed[second].append(("110000", "didi", "pending", True, 2, Claimants(False, frozenset({"w4", "w5"}))))
+    cells.money[second].append(("110000", "didi", 90000, Claimants(True, frozenset())))
+    cells.first_paid[second].append(("110000", "didi", {0: 3, 4: 1}, three))
+    snapshot = Snapshot(DAY)
+    both = figures_by_group(snapshot, cells, first, second)[("110000", "*")].row()
+    # eight claims of five workers; six fast-tracked of the same three
+    assert (both["claims_filed"], both["fast_track"], both["pending"], both["past_deadline"]) == (8, "", "", "")
+    assert both["benefits_paid_fen"] == 90000  # five or more claimants on one day
+    assert (both["median_days_to_payment"], both["p90_days_to_payment"]) == ("", "")  # three claimants paid
+    assert both["suppressed"].split(";") == ["fast_track", "pending", "fast_track_share", "median_days_to_payment",
+                                             "p90_days_to_payment", "past_deadline"]
+    one = figures_by_group(snapshot, cells, first, first)[("110000", "didi")].row()
+    assert (one["claims_filed"], one["benefits_paid_fen"]) == ("", 0)  # three workers; nothing paid that day
+    many = ClaimCells(DAY)
+    many.first_paid[second].append(("110000", "didi", {0: 3, 2: 5, 9: 2}, Claimants(True, frozenset())))
+    paid = figures_by_group(snapshot, many, second, second)[("110000", "*")].row()
+    assert (paid["median_days_to_payment"], paid["p90_days_to_payment"]) == (2, 9)  # nearest rank of 10 claims
