@@ -45,10 +45,13 @@ from claims.ledger.models import (
 #: Days before D whose closing a report checks against the detail's counts (a
 #: re-run of a recent day) ...
 RECHECK_DAYS = 6
-#: ... and, of the older days, those a multiple of this many days before D: every
-#: closed day is checked against its detail once in that many days' reports, at a
-#: fixed cost a day (``stale_days`` checks them all, when a province does not tie).
+#: ... and, of the older days, those a multiple of a rotation period before D: at
+#: least this many days, and long enough that a report checks at most
+#: ROTATION_CHECKS of them, so the cost of a day's report does not grow with the
+#: history; every closed day is checked once a period (``stale_days`` checks them
+#: all, when a province does not tie).
 ROTATION_DAYS = 28
+ROTATION_CHECKS = 2
 
 FIGURES = ("approved_fen", "items", "items_fen", "repaid_items", "settled_items", "settled_fen", "returned_items",
            "returned_fen", "ledger_payable_fen", "ledger_in_transit_fen", "ledger_bank_fen")
@@ -209,8 +212,8 @@ def _first_day(session: Session) -> date | None:
 def close_through(session: Session, day: date) -> list[date]:
     """Close every business day up to ``day`` not closed yet (the first report after
     the upgrade closes the whole history once), and close again the days checked
-    (``day``, the RECHECK_DAYS before it, every ROTATION_DAYS-th day before that)
-    when their detail's counts changed. Returns the days closed.
+    (``day``, the RECHECK_DAYS before it, every ``rotation_period``-th day before
+    that) when their detail's counts changed. Returns the days closed.
 
     ``day`` and the rotation's days are checked by their whole fingerprint; the
     other recent days by the counts of their records and ledger transactions only
@@ -226,11 +229,12 @@ def close_through(session: Session, day: date) -> list[date]:
     done = []
     current = first
     recheck_from = day - timedelta(days=RECHECK_DAYS)
+    period = rotation_period(first, recheck_from)
     while current <= day:
         stored = closed.get(current)
         if stored is None:
             changed = True
-        elif (day - current).days % ROTATION_DAYS == 0:
+        elif (day - current).days % period == 0:
             changed = stored != fingerprint(session, current)
         elif current >= recheck_from:
             changed = stored.split(":")[:4] != _counts(session, current)
@@ -241,6 +245,13 @@ def close_through(session: Session, day: date) -> list[date]:
             done.append(current)
         current += timedelta(days=1)
     return done
+
+
+def rotation_period(first: date, recheck_from: date) -> int:
+    """The rotation's period for a history of closed days from ``first``: ROTATION_DAYS,
+    or longer when the days before ``recheck_from`` are more than ROTATION_CHECKS periods."""
+    older = max(0, (recheck_from - first).days)
+    return max(ROTATION_DAYS, -(-older // ROTATION_CHECKS))
 
 
 def stale_days(session: Session, day: date) -> list[date]:

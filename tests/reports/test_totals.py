@@ -131,3 +131,18 @@ def test_a_closing_stores_the_fingerprint_its_checks_compute(ledger_env: Path) -
             select(ReportDayClose.business_day, ReportDayClose.fingerprint))}
         assert set(stored) == {DAY, NEXT}
         assert stored == {day: running.fingerprint(session, day) for day in stored}
+
+
+def test_the_rotation_checks_a_fixed_number_of_old_days_and_each_once_a_period() -> None:
+    first = date(2024, 1, 1)
+    for days in (10, 40, 100, 400, 1500):
+        day = first + timedelta(days=days)
+        recheck_from = day - timedelta(days=running.RECHECK_DAYS)
+        period = running.rotation_period(first, recheck_from)
+        old = [first + timedelta(days=k) for k in range((recheck_from - first).days)]
+        checked = [d for d in old if (day - d).days % period == 0]
+        assert len(checked) <= running.ROTATION_CHECKS, days
+        # over one period of reports, every old day is checked
+        seen = {d for later in range(period) for d in old
+                if (day + timedelta(days=later) - d).days % period == 0}
+        assert seen == set(old), days
