@@ -647,3 +647,20 @@ class ReportStateMark(Base):
 
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportCellCache(Base):
+    """The province report's cells of one key day (``kind``: ``filed``, ``paid`` or
+    ``money``, by filing, first-payment or money day), as they stand for any day
+    from ``valid_from`` up to, not including, ``valid_to`` (the claims' states of
+    that key day change at neither): a later report reuses them instead of
+    aggregating the day's claims again. Deleted whenever a claim with rows of that
+    key day is derived again (claims.reports.claim_state)."""
+
+    __tablename__ = "report_cell_cache"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    body: Mapped[str] = mapped_column(Text)  # JSON: the cells

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Date, Engine, bindparam, text
@@ -195,31 +195,45 @@ def refresh(engine: Engine) -> int:
     on the marks), in one transaction."""
     with engine.begin() as connection:
         _lock(connection)
-        raw = _Raw(connection)
-        marks = {str(source): int(last) for source, last in raw.rows("SELECT source, last_id FROM report_state_mark")}
-        touched: set[ClaimKey] = set()
-        new_marks: dict[str, int] = {}
-        for source, sql in _SOURCES.items():
-            high = int(raw.rows(f"SELECT COALESCE(MAX(id), 0) FROM {source}")[0][0])
-            low = marks.get(source, 0)
-            if high > low:
-                touched.update(raw.rows(sql.replace(":low", raw.mark).replace(":high", raw.mark), (low, high)))
-                new_marks[source] = high
-        released = {as_date(day) for (day,) in raw.rows("SELECT business_day FROM payout_release")}
-        seen = {date.fromisoformat(source[len(_RELEASE):]) for source in marks if source.startswith(_RELEASE)}
-        for day in sorted(released - seen):
-            touched.update(raw.rows(f"SELECT platform_code, claim_id FROM payout_item WHERE business_day = {raw.mark}",
-                                    (raw.day(day),)))
-            new_marks[f"{_RELEASE}{day.isoformat()}"] = 0
-        keys = sorted(touched)
-        for start in range(0, len(keys), CHUNK):
-            _derive(raw, keys[start:start + CHUNK], released)
-        for source, last in sorted(new_marks.items()):
-            if source in marks:
-                raw.run(f"UPDATE report_state_mark SET last_id = {raw.mark} WHERE source = {raw.mark}", (last, source))
-            else:
-                raw.run(f"INSERT INTO report_state_mark (source, last_id) VALUES ({raw.mark}, {raw.mark})",
-                        (source, last))
+        return _refresh(connection)
+
+
+def cells_as_of(engine: Engine, day: date, start: date) -> ClaimCells:
+    """Refresh the states, then read the cells of ``day`` from ``start`` on, under
+    the refresh's lock (no refresh changes the states between the two, so the
+    cells kept for later reports are those of the states read)."""
+    with engine.begin() as connection:
+        _lock(connection)
+        _refresh(connection)
+        return load_cells(connection, day, start)
+
+
+def _refresh(connection: Connection) -> int:
+    raw = _Raw(connection)
+    marks = {str(source): int(last) for source, last in raw.rows("SELECT source, last_id FROM report_state_mark")}
+    touched: set[ClaimKey] = set()
+    new_marks: dict[str, int] = {}
+    for source, sql in _SOURCES.items():
+        high = int(raw.rows(f"SELECT COALESCE(MAX(id), 0) FROM {source}")[0][0])
+        low = marks.get(source, 0)
+        if high > low:
+            touched.update(raw.rows(sql.replace(":low", raw.mark).replace(":high", raw.mark), (low, high)))
+            new_marks[source] = high
+    released = {as_date(day) for (day,) in raw.rows("SELECT business_day FROM payout_release")}
+    seen = {date.fromisoformat(source[len(_RELEASE):]) for source in marks if source.startswith(_RELEASE)}
+    for day in sorted(released - seen):
+        touched.update(raw.rows(f"SELECT platform_code, claim_id FROM payout_item WHERE business_day = {raw.mark}",
+                                (raw.day(day),)))
+        new_marks[f"{_RELEASE}{day.isoformat()}"] = 0
+    keys = sorted(touched)
+    for start in range(0, len(keys), CHUNK):
+        _derive(raw, keys[start:start + CHUNK], released)
+    for source, last in sorted(new_marks.items()):
+        if source in marks:
+            raw.run(f"UPDATE report_state_mark SET last_id = {raw.mark} WHERE source = {raw.mark}", (last, source))
+        else:
+            raw.run(f"INSERT INTO report_state_mark (source, last_id) VALUES ({raw.mark}, {raw.mark})",
+                    (source, last))
     return len(keys)
 
 
@@ -303,6 +317,15 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
             f"{of_keys} awaiting_confirmation a ON a.platform_code = k.platform_code AND a.claim_id = k.claim_id"):
         claims[(platform, claim_id)].awaiting.append((id_, as_date(opened), None if closed is None else as_date(closed),
                                                       as_date(confirm_by)))
+    # the key days whose cells change: of the rows replaced, and of the rows derived
+    stale: set[tuple[str, date]] = set()
+    for filed, paid in raw.rows(f"SELECT s.filed_on, s.first_paid_on {of_keys} report_claim_state s "
+                                "ON s.platform_code = k.platform_code AND s.claim_id = k.claim_id"):
+        stale.add(("filed", as_date(filed)))
+        if paid is not None:
+            stale.add(("paid", as_date(paid)))
+    stale |= {("money", as_date(day)) for (day,) in raw.rows(
+        f"SELECT m.day {of_keys} report_claim_money m ON m.platform_code = k.platform_code AND m.claim_id = k.claim_id")}
     for table in ("report_claim_state", "report_claim_money"):
         raw.run(f"DELETE FROM {table} WHERE id IN (SELECT s.id {of_keys} {table} s "
                 "ON s.platform_code = k.platform_code AND s.claim_id = k.claim_id)")
@@ -323,6 +346,12 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
             money.append((platform, claim_id, day(money_day), province, fen, worker))
     raw.insert("report_claim_state", _STATE_COLUMNS, states)
     raw.insert("report_claim_money", _MONEY_COLUMNS, money)
+    stale |= {("filed", filed) for filed in {row[4] for row in states}}
+    stale |= {("paid", paid) for paid in {row[8] for row in states} if paid is not None}
+    stale |= {("money", money_day) for money_day in {row[2] for row in money}}
+    for kind, key_day in sorted(stale, key=str):
+        raw.run(f"DELETE FROM report_cell_cache WHERE kind = {raw.mark} AND key_day = {raw.mark}",
+                (kind, raw.day(as_date(key_day))))
 
 
 # -- reading the cells of a day ----------------------------------------------------------------
@@ -363,46 +392,119 @@ def _who(distinct: object, listed: object) -> Claimants:
 
 
 _VALID_ON = "valid_from <= :day AND (valid_to IS NULL OR valid_to > :day)"
+KINDS = ("filed", "paid", "money")
+#: per kind: the cells of one key day as of :day, and the days around :day at which they change
+_CELLS = {
+    "filed": ("SELECT province_code, platform_code, outcome, late_after, COUNT(*), {who} FROM report_claim_state "
+              f"WHERE filed_on = :key AND {_VALID_ON} GROUP BY province_code, platform_code, outcome, late_after"),
+    "paid": ("SELECT province_code, platform_code, filed_on, COUNT(*) FROM report_claim_state "
+             f"WHERE first_paid_on = :key AND {_VALID_ON} GROUP BY province_code, platform_code, filed_on"),
+    "paid_who": ("SELECT province_code, platform_code, {who} FROM report_claim_state "
+                 f"WHERE first_paid_on = :key AND {_VALID_ON} GROUP BY province_code, platform_code"),
+    "money": ("SELECT province_code, platform_code, SUM(fen), {who} FROM report_claim_money WHERE day = :key "
+              "GROUP BY province_code, platform_code"),
+}
+_CHANGES = ("SELECT MAX(CASE WHEN valid_from <= :day THEN valid_from END), "
+            "MAX(CASE WHEN valid_to <= :day THEN valid_to END), "
+            "MIN(CASE WHEN valid_from > :day THEN valid_from END), MIN(CASE WHEN valid_to > :day THEN valid_to END) "
+            "FROM report_claim_state WHERE {key} = :key")
 
 
-def load_cells(connection: Connection, day: date, start: date) -> ClaimCells:
-    """The cells of the claims filed, first paid and paid from ``start`` to ``day``, as of ``day``."""
+def load_cells(connection: Connection, day: date, start: date, *, cache: bool = True) -> ClaimCells:
+    """The cells of the claims filed, first paid and paid from ``start`` to ``day``, as
+    of ``day``: each key day's from ``report_cell_cache`` while its states have not
+    changed (and ``cache``), else aggregated from the states (and kept)."""
+    import json
+
     cells = ClaimCells(day)
-    who = _claimants(connection.dialect.name)
-    params = {"day": day, "start": start}
-
-    def query(sql: str) -> Iterable[Any]:
-        return connection.execute(text(sql).bindparams(bindparam("day", type_=Date), bindparam("start", type_=Date)),
-                                  params)
-
-    # grouped in the filing index's order (the deadline by its day, judged against D here)
-    for filed, province, platform, outcome, late_after, claims, distinct, listed in query(
-            f"SELECT filed_on, province_code, platform_code, outcome, late_after, COUNT(*), {who} "
-            f"FROM report_claim_state WHERE filed_on >= :start AND filed_on <= :day AND {_VALID_ON} "
-            "GROUP BY filed_on, province_code, platform_code, outcome, late_after"):
-        late = late_after is not None and as_date(late_after) < day
-        cells.filed[as_date(filed)].append((str(province), str(platform), outcome, late, int(claims),
-                                            _who(distinct, listed)))
-    days: dict[tuple[date, str, str], dict[int, int]] = defaultdict(dict)
-    for paid, province, platform, filed, claims in query(
-            "SELECT first_paid_on, province_code, platform_code, filed_on, COUNT(*) FROM report_claim_state "
-            f"WHERE first_paid_on >= :start AND first_paid_on <= :day AND {_VALID_ON} "
-            "GROUP BY first_paid_on, province_code, platform_code, filed_on"):
-        paid = as_date(paid)
-        histogram = days[(paid, str(province), str(platform))]
-        waited = (paid - as_date(filed)).days
-        histogram[waited] = histogram.get(waited, 0) + int(claims)
-    for paid, province, platform, distinct, listed in query(
-            f"SELECT first_paid_on, province_code, platform_code, {who} FROM report_claim_state "
-            f"WHERE first_paid_on >= :start AND first_paid_on <= :day AND {_VALID_ON} "
-            "GROUP BY first_paid_on, province_code, platform_code"):
-        key = (as_date(paid), str(province), str(platform))
-        cells.first_paid[key[0]].append((key[1], key[2], days[key], _who(distinct, listed)))
-    for money_day, province, platform, fen, distinct, listed in query(
-            f"SELECT day, province_code, platform_code, SUM(fen), {who} FROM report_claim_money "
-            "WHERE day >= :start AND day <= :day GROUP BY day, province_code, platform_code"):
-        cells.money[as_date(money_day)].append((str(province), str(platform), int(fen), _who(distinct, listed)))
+    key_days = [start + timedelta(days=offset) for offset in range((day - start).days + 1)]
+    for kind in KINDS:
+        kept = {} if not cache else {as_date(key): (_maybe_date(low), _maybe_date(high), body)
+                                      for key, low, high, body in _query(connection, (
+                                          "SELECT key_day, valid_from, valid_to, body FROM report_cell_cache "
+                                          "WHERE kind = :kind AND key_day >= :start AND key_day <= :day"),
+                                          kind=kind, start=start, day=day)}
+        for key in key_days:
+            entry = kept.get(key)
+            if entry is not None and (entry[0] is None or entry[0] <= day) and (entry[1] is None or day < entry[1]):
+                rows = json.loads(entry[2])
+            else:
+                rows, low, high = _aggregate(connection, kind, key, day)
+                if cache:
+                    _keep(connection, kind, key, low, high, json.dumps(rows, separators=(",", ":")))
+            for row in rows:
+                *group, many, workers = row
+                who = Claimants(bool(many), frozenset(workers))
+                if kind == "filed":
+                    province, platform, outcome, late_after, claims = group
+                    late = late_after is not None and date.fromisoformat(late_after) < day
+                    cells.filed[key].append((province, platform, outcome, late, claims, who))
+                elif kind == "paid":
+                    province, platform, histogram = group
+                    cells.first_paid[key].append((province, platform, {int(k): v for k, v in histogram.items()}, who))
+                else:
+                    province, platform, fen = group
+                    cells.money[key].append((province, platform, fen, who))
     return cells
+
+
+def _query(connection: Connection, sql: str, **params: object) -> Iterable[Any]:
+    from sqlalchemy import String
+
+    binds = [bindparam(name, type_=String() if name == "kind" else Date()) for name in params]
+    return connection.execute(text(sql).bindparams(*binds), params)
+
+
+def _who_row(distinct: object, listed: object) -> list[object]:
+    who = _who(distinct, listed)
+    return [who.many, sorted(who.workers)]
+
+
+def _aggregate(connection: Connection, kind: str, key: date, day: date) -> tuple[list[list], date | None, date | None]:
+    """One key day's cells as of ``day`` (JSON-ready rows), and the days from which
+    and up to which they stand (None: no bound)."""
+    who = _claimants(connection.dialect.name)
+    rows: list[list] = []
+    if kind == "filed":
+        for province, platform, outcome, late_after, claims, distinct, listed in _query(
+                connection, _CELLS["filed"].format(who=who), key=key, day=day):
+            rows.append([str(province), str(platform), outcome,
+                         None if late_after is None else as_date(late_after).isoformat(), int(claims),
+                         *_who_row(distinct, listed)])
+    elif kind == "paid":
+        days: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for province, platform, filed, claims in _query(connection, _CELLS["paid"], key=key, day=day):
+            waited = str((key - as_date(filed)).days)
+            histogram = days[(str(province), str(platform))]
+            histogram[waited] = histogram.get(waited, 0) + int(claims)
+        for province, platform, distinct, listed in _query(connection, _CELLS["paid_who"].format(who=who),
+                                                           key=key, day=day):
+            rows.append([str(province), str(platform), dict(sorted(days[(str(province), str(platform))].items(),
+                                                                   key=lambda item: int(item[0]))),
+                         *_who_row(distinct, listed)])
+    else:
+        for province, platform, fen, distinct, listed in _query(connection, _CELLS["money"].format(who=who), key=key):
+            rows.append([str(province), str(platform), int(fen), *_who_row(distinct, listed)])
+        return rows, None, None  # a day's money rows hold from their day on
+    column = "filed_on" if kind == "filed" else "first_paid_on"
+    changes = next(iter(_query(connection, _CHANGES.format(key=column), key=key, day=day)))
+    before = [as_date(value) for value in changes[:2] if value is not None]
+    after = [as_date(value) for value in changes[2:] if value is not None]
+    return rows, max(before) if before else None, min(after) if after else None
+
+
+def _keep(connection: Connection, kind: str, key: date, low: date | None, high: date | None, body: str) -> None:
+    from sqlalchemy import String
+
+    connection.execute(text("DELETE FROM report_cell_cache WHERE kind = :kind AND key_day = :key")
+                       .bindparams(bindparam("kind", type_=String()), bindparam("key", type_=Date())),
+                       {"kind": kind, "key": key})
+    connection.execute(text("INSERT INTO report_cell_cache (kind, key_day, valid_from, valid_to, body) "
+                            "VALUES (:kind, :key, :low, :high, :body)")
+                       .bindparams(bindparam("kind", type_=String()), bindparam("key", type_=Date()),
+                                   bindparam("low", type_=Date()), bindparam("high", type_=Date()),
+                                   bindparam("body", type_=String())),
+                       {"kind": kind, "key": key, "low": low, "high": high, "body": body})
 
 
 # -- checking the derivation -------------------------------------------------------------------
@@ -420,7 +522,7 @@ def derived_again_differs(engine: Engine) -> list[str]:
         _lock(connection)
         raw = _Raw(connection)
         before = (sorted(raw.rows(_STATE_ROWS), key=repr), sorted(raw.rows(_MONEY_ROWS), key=repr))
-        for table in ("report_claim_state", "report_claim_money", "report_state_mark"):
+        for table in ("report_claim_state", "report_claim_money", "report_state_mark", "report_cell_cache"):
             raw.run(f"DELETE FROM {table}")
     refresh(engine)
     with engine.connect() as connection:

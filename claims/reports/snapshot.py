@@ -35,7 +35,7 @@ from claims.ledger.models import (
     PayoutItem,
     PayoutRelease,
 )
-from claims.reports.claim_state import ClaimCells, as_date, load_cells, refresh
+from claims.reports.claim_state import ClaimCells, as_date, cells_as_of
 from claims.store import Store
 
 ClaimKey = tuple[str, str]  # (platform_code, claim_id)
@@ -176,14 +176,12 @@ def load_snapshot(engine: Engine, day: date, lake: Store | None, window_start: d
     running totals do not tie), without the cells."""
     snapshot = Snapshot(day)
     if not history:
-        refresh(engine)
+        snapshot.cells = cells_as_of(engine, day, window_start)
     with Session(engine) as session:
         _load_orders(session, snapshot, window_start)
         if history:
             _load_claims(session, snapshot)
             _load_money(session, snapshot)
-        else:
-            snapshot.cells = load_cells(session.connection(), day, window_start)
         paths = session.execute(
             select(LandingFile.lake_key, LandingFile.partition_date, LandingFile.platform_code)
             .where(LandingFile.source == "orders", LandingFile.status == "loaded", LandingFile.lake_key.is_not(None),

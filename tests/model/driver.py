@@ -101,16 +101,24 @@ class PipelineEnv:
         adjudicate_day(day)
         paid = pay_day(day, auto_release=True)
         report_day(day)  # raises when the payout tie-out (ledger against payout records) does not hold
-        self.check_claim_states()
+        self.check_claim_states(day)
         return paid
 
-    def check_claim_states(self) -> None:
+    def check_claim_states(self, day: date) -> None:
         """The province report's claim states, refreshed run after run (re-runs,
-        returns, amendments, determinations), equal a derivation from scratch."""
+        returns, amendments, determinations), equal a derivation from scratch, and
+        the cells the report kept for later reports equal the states aggregated anew."""
         from claims.ledger.db import engine_for
-        from claims.reports.claim_state import derived_again_differs
+        from claims.reports.claim_state import derived_again_differs, load_cells
+        from claims.reports.province import detail_window_start
 
-        differences = derived_again_differs(engine_for(self.database_url))
+        engine = engine_for(self.database_url)
+        with engine.connect() as connection:
+            kept, fresh = (load_cells(connection, day, detail_window_start(day), cache=cache) for cache in (True, False))
+            for name in ("filed", "first_paid", "money"):
+                assert ({key: sorted(rows, key=repr) for key, rows in getattr(kept, name).items() if rows}
+                        == {key: sorted(rows, key=repr) for key, rows in getattr(fresh, name).items() if rows}), name
+        differences = derived_again_differs(engine)
         assert not differences, "\n".join(differences[:20])
 
     # -- outputs

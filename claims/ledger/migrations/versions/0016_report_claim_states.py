@@ -8,6 +8,7 @@ Revises: 0015
   by the reports stage, so a day's province report aggregates in SQL.
 - ``report_claim_money``: released items and returns by day, with the claimant.
 - ``report_state_mark``: how far the derivation has read each detail table.
+- ``report_cell_cache``: a key day's aggregated cells, while its states do not change.
 Nothing is backfilled: the first report after the upgrade derives every claim once.
 """
 
@@ -66,9 +67,19 @@ def upgrade() -> None:
         sa.Column('last_id', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('source', name='pk_report_state_mark'),
     )
+    op.create_table(
+        'report_cell_cache',
+        sa.Column('kind', sa.String(length=8), nullable=False),
+        sa.Column('key_day', sa.Date(), nullable=False),
+        sa.Column('valid_from', sa.Date(), nullable=True),
+        sa.Column('valid_to', sa.Date(), nullable=True),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint('kind', 'key_day', name='pk_report_cell_cache'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('report_cell_cache')
     op.drop_table('report_state_mark')
     op.drop_table('report_claim_money')
     op.drop_table('report_claim_state')
