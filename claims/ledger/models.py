@@ -313,10 +313,14 @@ class LedgerTransaction(Base):
     a reversing transaction."""
 
     __tablename__ = "ledger_transaction"
-    __table_args__ = (UniqueConstraint("kind", "reference", name="uq_ledger_transaction_kind_reference"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "reference", name="uq_ledger_transaction_kind_reference"),
+        # a day's transactions by platform, read by the reports from the index alone
+        Index("ix_ledger_transaction_day_platform", "business_day", "platform_code"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    business_day: Mapped[date] = mapped_column(Date, index=True)
+    business_day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))  # approve | disburse | settle | return
     reference: Mapped[str] = mapped_column(String(128))  # what makes it unique: decision id, end-to-end id
     platform_code: Mapped[str] = mapped_column(String(32))
@@ -328,9 +332,11 @@ class LedgerPosting(Base):
     """One side of a transaction, in integer fen: debit positive, credit negative."""
 
     __tablename__ = "ledger_posting"
+    # a transaction's postings with their accounts and amounts, read from the index alone
+    __table_args__ = (Index("ix_ledger_posting_transaction_amount", "transaction_id", "account", "amount_fen"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
     account: Mapped[str] = mapped_column(String(64), index=True)  # e.g. benefits_payable:110000
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 

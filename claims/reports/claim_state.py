@@ -254,10 +254,16 @@ class _Raw:
         self.sqlite = connection.dialect.name == "sqlite"
         self.mark = "?" if self.sqlite else "%s"
         self.cursor = connection.connection.cursor()
+        self._texts: dict[date, str] = {}
 
     def day(self, value: date | None) -> object:
         """A date as the driver stores it (SQLAlchemy keeps SQLite's dates as ISO text)."""
-        return value.isoformat() if self.sqlite and value is not None else value
+        if not self.sqlite or value is None:
+            return value
+        known = self._texts.get(value)
+        if known is None:
+            known = self._texts[value] = value.isoformat()
+        return known
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         self.cursor.execute(sql, params)
@@ -326,7 +332,8 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
             stale.add(("paid", as_date(paid)))
     stale |= {("money", as_date(day)) for (day,) in raw.rows(
         f"SELECT m.day {of_keys} report_claim_money m ON m.platform_code = k.platform_code AND m.claim_id = k.claim_id")}
-    for table in ("report_claim_state", "report_claim_money"):
+    replaced = bool(stale)  # a claim derived before has state rows (new claims have none: nothing to delete)
+    for table in ("report_claim_state", "report_claim_money") if replaced else ():
         raw.run(f"DELETE FROM {table} WHERE id IN (SELECT s.id {of_keys} {table} s "
                 "ON s.platform_code = k.platform_code AND s.claim_id = k.claim_id)")
     raw.run(f"DROP TABLE IF EXISTS {_KEYS}")

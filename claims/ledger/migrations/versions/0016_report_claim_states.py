@@ -9,6 +9,8 @@ Revises: 0015
 - ``report_claim_money``: released items and returns by day, with the claimant.
 - ``report_state_mark``: how far the derivation has read each detail table.
 - ``report_cell_cache``: a key day's aggregated cells, while its states do not change.
+- The ledger's day and posting indexes widened so that the reports' day queries
+  read them alone: (business_day, platform_code), (transaction_id, account, amount_fen).
 Nothing is backfilled: the first report after the upgrade derives every claim once.
 """
 
@@ -76,9 +78,18 @@ def upgrade() -> None:
         sa.Column('body', sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint('kind', 'key_day', name='pk_report_cell_cache'),
     )
+    op.drop_index('ix_ledger_transaction_business_day', table_name='ledger_transaction')
+    op.create_index('ix_ledger_transaction_day_platform', 'ledger_transaction', ['business_day', 'platform_code'])
+    op.drop_index('ix_ledger_posting_transaction_id', table_name='ledger_posting')
+    op.create_index('ix_ledger_posting_transaction_amount', 'ledger_posting',
+                    ['transaction_id', 'account', 'amount_fen'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_ledger_posting_transaction_amount', table_name='ledger_posting')
+    op.create_index('ix_ledger_posting_transaction_id', 'ledger_posting', ['transaction_id'])
+    op.drop_index('ix_ledger_transaction_day_platform', table_name='ledger_transaction')
+    op.create_index('ix_ledger_transaction_business_day', 'ledger_transaction', ['business_day'])
     op.drop_table('report_cell_cache')
     op.drop_table('report_state_mark')
     op.drop_table('report_claim_money')
