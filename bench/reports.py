@@ -190,12 +190,14 @@ def _sqlite_value(value: object) -> object:
 
 def close_history(url: str, last: date) -> float:
     """Derive the claims' states, close every day of the history into the running
-    totals and keep the past months of the trends, as the daily reports would have
-    (the first report after the upgrade does this once)."""
+    totals, keep the past months of the trends and the cells of ``last``'s report,
+    as the daily reports would have (the first report after the upgrade does this
+    once)."""
     from sqlalchemy.orm import Session
 
     from claims.ledger.db import engine_for
-    from claims.reports.claim_state import refresh
+    from claims.reports.claim_state import cells_as_of, refresh
+    from claims.reports.province import detail_window_start
     from claims.reports.totals import close_through
     from claims.reports.trends import past_months
 
@@ -204,6 +206,7 @@ def close_history(url: str, last: date) -> float:
     with Session(engine_for(url)) as session, session.begin():
         close_through(session, last)
     past_months(engine_for(url), None, last)  # the monthly trends' past months, each kept once
+    cells_as_of(engine_for(url), last, detail_window_start(last))  # the cells the report of ``last`` keeps
     return time.perf_counter() - start
 
 
