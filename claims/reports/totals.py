@@ -209,11 +209,49 @@ def _first_day(session: Session) -> date | None:
     return min(found) if found else None
 
 
+#: The tables a day's figures are computed from, by an id that grows as rows are
+#: added: a row added to a closed day (a re-run of that day) closes it again.
+_ADDED = {"decision": "id", "payout_item": "id", "bank_return_result": "bank_return_id", "ledger_transaction": "id"}
+_MARK = "totals:"
+_PENDING = "totals-pending:"
+
+
+def _days_added(session: Session) -> set[date]:
+    """The business days of the rows added since the last report (and those added
+    to days after the last report's day, kept pending); the marks move on."""
+    from claims.ledger.models import ReportStateMark
+    from claims.reports.claim_state import as_date
+
+    marks = {mark.source: mark for mark in session.execute(
+        select(ReportStateMark).where(ReportStateMark.source.startswith("totals"))).scalars()}
+    days = {date.fromisoformat(source[len(_PENDING):]) for source in marks if source.startswith(_PENDING)}
+    for table, column in _ADDED.items():
+        high = int(session.execute(text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar_one())
+        mark = marks.get(_MARK + table)
+        if mark is None:  # the first report since these marks: the closed days were checked as before
+            session.add(ReportStateMark(source=_MARK + table, last_id=high))
+        elif high > mark.last_id:
+            days |= {as_date(added) for (added,) in session.execute(
+                text(f"SELECT DISTINCT business_day FROM {table} WHERE {column} > :low AND {column} <= :high"),
+                {"low": mark.last_id, "high": high})}
+            mark.last_id = high
+    return days
+
+
+def _keep_pending(session: Session, days: set[date]) -> None:
+    from claims.ledger.models import ReportStateMark
+
+    session.execute(delete(ReportStateMark).where(ReportStateMark.source.startswith(_PENDING)))
+    session.add_all([ReportStateMark(source=f"{_PENDING}{pending.isoformat()}", last_id=0)
+                     for pending in sorted(days)])
+
+
 def close_through(session: Session, day: date) -> list[date]:
     """Close every business day up to ``day`` not closed yet (the first report after
     the upgrade closes the whole history once), and close again the days checked
     (``day``, the RECHECK_DAYS before it, every ``rotation_period``-th day before
-    that) when their detail's counts changed. Returns the days closed.
+    that, and every day that rows were added to since the last report: a re-run of
+    an old day) when their detail's counts changed. Returns the days closed.
 
     ``day`` and the rotation's days are checked by their whole fingerprint; the
     other recent days by the counts of their records and ledger transactions only
@@ -230,11 +268,13 @@ def close_through(session: Session, day: date) -> list[date]:
     current = first
     recheck_from = day - timedelta(days=RECHECK_DAYS)
     period = rotation_period(first, recheck_from)
+    added = _days_added(session)
+    _keep_pending(session, {later for later in added if later > day})
     while current <= day:
         stored = closed.get(current)
         if stored is None:
             changed = True
-        elif (day - current).days % period == 0:
+        elif (day - current).days % period == 0 or current in added:
             changed = stored != fingerprint(session, current)
         elif current >= recheck_from:
             changed = stored.split(":")[:4] != _counts(session, current)

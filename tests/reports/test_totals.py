@@ -146,3 +146,24 @@ def test_the_rotation_checks_a_fixed_number_of_old_days_and_each_once_a_period()
         seen = {d for later in range(period) for d in old
                 if (day + timedelta(days=later) - d).days % period == 0}
         assert seen == set(old), days
+
+
+def test_rows_added_to_an_old_closed_day_close_it_again(ledger_env: Path) -> None:
+    """A re-run of a day long closed (outside the recent days and the rotation) adds
+    rows stamped with that day: the next report closes the day again from them."""
+    from datetime import UTC, datetime
+
+    _two_days(ledger_env)
+    later = DAY + timedelta(days=running.RECHECK_DAYS + 3)
+    report_day(later)
+    engine = engine_for(load_settings().database_url)
+    with Session(engine) as session, session.begin():  # an approval posted on DAY without its record
+        session.add(LedgerTransaction(id=10_000, business_day=DAY, kind="approve", reference="decision:999",
+                                      platform_code="didi", claim_id="C9", created_at=datetime(2025, 9, 1, tzinfo=UTC)))
+        session.flush()
+        session.add_all([LedgerPosting(transaction_id=10_000, account="benefit_expense:110000", amount_fen=700),
+                         LedgerPosting(transaction_id=10_000, account="benefits_payable:110000", amount_fen=-700)])
+    with pytest.raises(PayoutTieOutError):
+        report_day(later + timedelta(days=1))
+    line = report_rows(ledger_env, later + timedelta(days=1), "payout_reconciliation.csv")[0]
+    assert (line["status"], int(line["ledger_payable_fen"]) - int(line["owed_fen"])) == ("differs", 700)
