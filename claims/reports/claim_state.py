@@ -359,6 +359,9 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
     for kind, key_day in sorted(stale, key=str):
         raw.run(f"DELETE FROM report_cell_cache WHERE kind = {raw.mark} AND key_day = {raw.mark}",
                 (kind, raw.day(as_date(key_day))))
+    # a past month of the trends kept as it stood at its end: kept again when its claims change
+    for month in sorted({as_date(key_day).strftime("%Y-%m") for _kind, key_day in stale}):
+        raw.run(f"DELETE FROM report_trend_month WHERE month = {raw.mark}", (month,))
 
 
 # -- reading the cells of a day ----------------------------------------------------------------
