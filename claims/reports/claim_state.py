@@ -534,7 +534,7 @@ def derived_again_differs(engine: Engine) -> list[str]:
         before = (sorted(raw.rows(_STATE_ROWS), key=repr), sorted(raw.rows(_MONEY_ROWS), key=repr))
         for table in ("report_claim_state", "report_claim_money", "report_cell_cache"):
             raw.run(f"DELETE FROM {table}")
-        raw.run("DELETE FROM report_state_mark WHERE source NOT LIKE 'totals%'")  # the running totals' own
+        raw.run(f"DELETE FROM report_state_mark WHERE source NOT LIKE {raw.mark}", ("totals%",))  # totals' own stay
     refresh(engine)
     with engine.connect() as connection:
         raw = _Raw(connection)
