@@ -244,7 +244,8 @@ def main() -> int:
     for label, day, days in (("early", early, args.early), ("last", last, args.days)):
         start = time.perf_counter()
         build(url, built, days - 1, args.claims, args.orders)
-        print(f"ledger: days {built + 1}-{days - 1} x {args.claims:,} claims, {args.orders:,} orders a day built in "
+        span = f"days {built + 1}-{days - 1}" if days - 1 > built else "no further day"
+        print(f"ledger: {span} x {args.claims:,} claims, {args.orders:,} orders a day built in "
               f"{time.perf_counter() - start:.1f} s; derived, closed into the running totals and past months "
               f"in {close_history(url, day - timedelta(days=1)):.1f} s (what the daily reports do, once each)")
         build(url, days - 1, days, args.claims, args.orders)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, bindparam, text
+from sqlalchemy import Connection, Date, Engine, String, bindparam, text
 
 ClaimKey = tuple[str, str]  # (platform_code, claim_id)
 #: A cell resting on more distinct claimants than this is "many": suppression
@@ -303,12 +303,12 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
             "LEFT JOIN landing_file f ON f.id = o.file_id"):
         claims[(platform, claim_id)].versions.append(_Version(
             as_date(business_day), (as_date(partition), file_name.encode("utf-8"), line), worker,
-            incident, order_province, None if known_on is None else as_date(known_on)))
+            incident, order_province, _maybe_date(known_on)))
     for platform, claim_id, id_, business_day, outcome, payable, pay_by in raw.rows(
             "SELECT d.platform_code, d.claim_id, d.id, d.business_day, d.outcome, d.payable_fen, d.pay_by "
             f"{of_keys} decision d ON d.platform_code = k.platform_code AND d.claim_id = k.claim_id"):
         claims[(platform, claim_id)].decisions.append(
-            (id_, as_date(business_day), outcome, payable, None if pay_by is None else as_date(pay_by)))
+            (id_, as_date(business_day), outcome, payable, _maybe_date(pay_by)))
     for returned in ("IS NULL", "IS NOT NULL"):  # each through its partial index
         for platform, claim_id, business_day, fen, returned_on, province in raw.rows(
                 "SELECT i.platform_code, i.claim_id, i.business_day, i.amount_fen, i.returned_on, i.province_code "
@@ -316,12 +316,12 @@ def _derive(raw: _Raw, keys: list[ClaimKey], released: set[date]) -> None:
                 f"AND i.returned_on {returned}"):
             item_day = as_date(business_day)
             claims[(platform, claim_id)].items.append(
-                (item_day, fen, None if returned_on is None else as_date(returned_on), province,
+                (item_day, fen, _maybe_date(returned_on), province,
                  item_day in released))
     for platform, claim_id, id_, opened, closed, confirm_by in raw.rows(
             "SELECT a.platform_code, a.claim_id, a.id, a.opened_on, a.closed_on, a.confirm_by "
             f"{of_keys} awaiting_confirmation a ON a.platform_code = k.platform_code AND a.claim_id = k.claim_id"):
-        claims[(platform, claim_id)].awaiting.append((id_, as_date(opened), None if closed is None else as_date(closed),
+        claims[(platform, claim_id)].awaiting.append((id_, as_date(opened), _maybe_date(closed),
                                                       as_date(confirm_by)))
     # the key days whose cells change: of the rows replaced, and of the rows derived
     stale: set[tuple[str, date]] = set()
@@ -459,8 +459,6 @@ def load_cells(connection: Connection, day: date, start: date, *, cache: bool = 
 
 
 def _query(connection: Connection, sql: str, **params: object) -> Iterable[Any]:
-    from sqlalchemy import String
-
     binds = [bindparam(name, type_=String() if name == "kind" else Date()) for name in params]
     return connection.execute(text(sql).bindparams(*binds), params)
 
@@ -504,8 +502,6 @@ def _aggregate(connection: Connection, kind: str, key: date, day: date) -> tuple
 
 
 def _keep(connection: Connection, kind: str, key: date, low: date | None, high: date | None, body: str) -> None:
-    from sqlalchemy import String
-
     connection.execute(text("DELETE FROM report_cell_cache WHERE kind = :kind AND key_day = :key")
                        .bindparams(bindparam("kind", type_=String()), bindparam("key", type_=Date())),
                        {"kind": kind, "key": key})

@@ -40,7 +40,9 @@ from claims.ledger.models import (
     ReportAnsweredDay,
     ReportDayClose,
     ReportPayoutDay,
+    ReportStateMark,
 )
+from claims.reports.claim_state import as_date
 
 #: Days before D whose closing a report checks against the detail's counts (a
 #: re-run of a recent day) ...
@@ -219,9 +221,6 @@ _PENDING = "totals-pending:"
 def _days_added(session: Session) -> set[date]:
     """The business days of the rows added since the last report (and those added
     to days after the last report's day, kept pending); the marks move on."""
-    from claims.ledger.models import ReportStateMark
-    from claims.reports.claim_state import as_date
-
     marks = {mark.source: mark for mark in session.execute(
         select(ReportStateMark).where(ReportStateMark.source.startswith("totals"))).scalars()}
     days = {date.fromisoformat(source[len(_PENDING):]) for source in marks if source.startswith(_PENDING)}
@@ -239,8 +238,6 @@ def _days_added(session: Session) -> set[date]:
 
 
 def _keep_pending(session: Session, days: set[date]) -> None:
-    from claims.ledger.models import ReportStateMark
-
     session.execute(delete(ReportStateMark).where(ReportStateMark.source.startswith(_PENDING)))
     session.add_all([ReportStateMark(source=f"{_PENDING}{pending.isoformat()}", last_id=0)
                      for pending in sorted(days)])
